@@ -1,0 +1,23 @@
+"""Command-line interface: ``python -m spacy_bioner COMMAND`` (or ``spacy-bioner COMMAND``).
+
+Commands are thin wrappers over library functions; each lives in its own module
+and registers itself on :data:`app`.
+"""
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="spacy_bioner",
+    help="Biomedical NER for spaCy: convert corpora, evaluate pipelines.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+# Importing the command modules registers their commands on ``app``.
+from . import convert, evaluate  # noqa: E402,F401
+
+
+def main() -> None:
+    """Entry point of ``python -m spacy_bioner`` and the ``spacy-bioner`` script."""
+    app()

@@ -1,0 +1,346 @@
+"""Format-independent half of every corpus reader.
+
+Each format module parses its files into :class:`SourceDocument` objects that
+hold the text and the annotations with *document-level character offsets*,
+exactly as the source gives them. :class:`DocBuilder` then turns those into
+spaCy ``Doc`` objects. Keeping the two halves apart means that alignment,
+discontinuous-span policy, label maps, sentence splitting and the conversion
+report are written once and behave the same for BRAT, BioC, CoNLL and
+PubTator.
+
+Accounting rule: every source annotation ends in exactly one of
+``exact``, ``adjusted``, ``rejected`` or ``dropped`` (removed on purpose by a
+label map), and the report lists each adjusted and rejected one with a reason.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+
+from ..errors import BioNERInputError, Errors, location
+from .report import ConversionReport
+
+#: Key of the source identity in ``doc.user_data``.
+SOURCE_KEY = "bioner_source"
+DEFAULT_SPANS_KEY = "sc"
+DISCONTINUOUS_POLICIES = ("span", "split", "skip")
+ALIGNMENT_MODES = ("expand", "contract", "reject")
+
+
+@dataclass
+class SourceAnnotation:
+    """One entity mention as the source file states it.
+
+    ann_id (str): Identifier in the source (BRAT ``T3``, BioC annotation id, PubTator line).
+    label (str): Entity type as written in the source.
+    fragments (list[tuple[int, int]]): Document-level ``(start, end)`` character
+        offsets, end exclusive; more than one for a discontinuous mention.
+    text (str | None): The mention text the source gives, used to validate offsets.
+    line (int | None): 1-based line in the source file, where the format has lines.
+    kb_id (str): Normalisation identifier(s), kept as ``span.kb_id_``.
+    """
+
+    ann_id: str
+    label: str
+    fragments: list[tuple[int, int]]
+    text: str | None = None
+    line: int | None = None
+    kb_id: str = ""
+
+
+@dataclass
+class SourceDocument:
+    """A document as parsed from its source, before tokenisation.
+
+    For token-based formats (CoNLL) ``words``/``spaces``/``sent_starts`` are
+    given and the text is their concatenation, so no alignment is needed.
+    ``meta`` goes into ``doc.user_data`` (it must be JSON/msgpack-serialisable)
+    so predictions can be written back to the source later.
+    """
+
+    doc_id: str
+    text: str
+    path: str
+    annotations: list[SourceAnnotation] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+    words: list[str] | None = None
+    spaces: list[bool] | None = None
+    sent_starts: list[bool] | None = None
+    #: Character offsets that must not be turned into sentence boundaries, or
+    #: boundaries a format gives (e.g. passage starts).
+    passage_starts: list[int] = field(default_factory=list)
+
+
+# Abbreviations after which a full stop rarely ends a sentence in biomedical text.
+_ABBREVIATIONS = frozenset(
+    """al e.g i.e fig figs eq ref refs vs ca approx dr prof mr mrs ms no nos vol
+    resp sp spp var cf etc st inc ltd co corp jr sr mol wt conc min max""".split()
+)
+_SENT_END = frozenset(".?!")
+
+
+def split_sentences(doc: Doc, protected: Sequence[tuple[int, int]] = (),
+                    forced: Iterable[int] = ()) -> list[tuple[int, int]]:
+    """Split a Doc into sentences by rule, never inside a protected token range.
+
+    A rule-based splitter is used because spaCy's statistical parsers are not
+    part of a blank pipeline and its ``sentencizer`` splits after "et al." and
+    "Fig.", which biomedical text is full of. A sentence ends after ``.?!``
+    followed by a token starting with an upper-case letter, digit or bracket
+    (unless the full stop belongs to a known abbreviation), and at every line
+    break. Boundaries that would cut an annotation are removed, so every span
+    stays inside one sentence.
+
+    doc (Doc): The document.
+    protected (Sequence[tuple[int, int]]): Token ranges (start, end) that must
+        not be split, e.g. annotated spans.
+    forced (Iterable[int]): Token indices that always start a sentence.
+    RETURNS (list[tuple[int, int]]): Sentence token ranges covering the Doc.
+    """
+    n = len(doc)
+    if n == 0:
+        return []
+    starts = {0}
+    starts.update(i for i in forced if 0 < i < n)
+    for i, tok in enumerate(doc[:-1]):
+        nxt = doc[i + 1]
+        if "\n" in tok.text or (tok.is_space and "\n" in tok.whitespace_):
+            starts.add(i + 1)
+        elif "\n" in tok.whitespace_:
+            starts.add(i + 1)
+        elif tok.text in _SENT_END or (len(tok.text) > 1 and tok.text[-1] in "?!"):
+            prev = doc[i - 1].text.lower().rstrip(".") if i > 0 else ""
+            first = nxt.text[:1]
+            if tok.text == "." and (prev in _ABBREVIATIONS or (len(prev) == 1 and prev.isalpha())):
+                continue
+            if first.isupper() or first.isdigit() or first in "([":
+                starts.add(i + 1)
+    # whitespace tokens belong to the sentence before them
+    for i in sorted(starts):
+        if i > 0 and doc[i].is_space:
+            starts.discard(i)
+            if i + 1 < n:
+                starts.add(i + 1)
+    for s, e in protected:
+        for i in range(s + 1, e):
+            starts.discard(i)
+    bounds = sorted(starts)
+    return [(b, bounds[k + 1] if k + 1 < len(bounds) else n) for k, b in enumerate(bounds)]
+
+
+def _norm_ws(text: str) -> str:
+    return " ".join(text.split())
+
+
+class DocBuilder:
+    """Turn SourceDocuments into spaCy Docs and account for every annotation.
+
+    nlp (Language): Supplies the vocab and the tokenizer.
+    report (ConversionReport): Receives the outcome of every annotation.
+    spans_key (str): Key of the span group that keeps *all* annotations,
+        overlapping and nested ones included.
+    discontinuous (str): ``"span"`` (one span from the first start to the
+        last end, reported as adjusted), ``"split"`` (one span per fragment,
+        reported as adjusted) or ``"skip"`` (rejected).
+    alignment (str): What to do when a boundary falls inside a token:
+        ``"expand"`` to the enclosing tokens, ``"contract"`` to the tokens
+        fully inside (both reported as adjusted), or ``"reject"``.
+    label_map (dict[str, str | None] | None): Renames types; ``None`` drops one.
+    sentences (bool): Emit one Doc per sentence instead of one per document.
+    """
+
+    def __init__(
+        self,
+        nlp: Language,
+        report: ConversionReport,
+        *,
+        spans_key: str = DEFAULT_SPANS_KEY,
+        discontinuous: str = "span",
+        alignment: str = "expand",
+        label_map: dict[str, str | None] | None = None,
+        sentences: bool = False,
+    ) -> None:
+        if discontinuous not in DISCONTINUOUS_POLICIES:
+            raise ValueError(Errors.E013.format(policy=discontinuous, options=", ".join(DISCONTINUOUS_POLICIES)))
+        if alignment not in ALIGNMENT_MODES:
+            raise ValueError(Errors.E014.format(mode=alignment, options=", ".join(ALIGNMENT_MODES)))
+        self.nlp = nlp
+        self.report = report
+        self.spans_key = spans_key
+        self.discontinuous = discontinuous
+        self.alignment = alignment
+        self.label_map = label_map or {}
+        self.sentences = sentences
+
+    # -- public -------------------------------------------------------------
+    def build(self, src: SourceDocument) -> list[Doc]:
+        """Convert one source document into one Doc, or one Doc per sentence.
+
+        src (SourceDocument): The parsed document.
+        RETURNS (list[Doc]): The converted Doc(s), each with ``doc.ents``,
+            ``doc.spans[spans_key]`` and the source identity in ``doc.user_data``.
+        """
+        doc = self._make_doc(src)
+        spans = []
+        for ann in src.annotations:
+            spans.extend(self._convert(src, doc, ann))
+        spans.sort(key=lambda s: (s.start, -s.end, s.label_))
+        self.report.count_document()
+        if not self.sentences:
+            self._set_annotations(doc, spans)
+            doc.user_data[SOURCE_KEY] = {**src.meta, "doc_id": src.doc_id, "file": src.path,
+                                         "char_offset": src.meta.get("char_offset", 0)}
+            ranges = self._sentence_ranges(src, doc, spans)
+            starts = {s for s, _ in ranges}
+            for i, tok in enumerate(doc):
+                tok.is_sent_start = i in starts
+            self.report.count_sentences(len(ranges))
+            self.report.count_output(1)
+            return [doc]
+        out = []
+        ranges = self._sentence_ranges(src, doc, spans)
+        self.report.count_sentences(len(ranges))
+        it = iter(spans)
+        pending = next(it, None)
+        for k, (s, e) in enumerate(ranges):
+            sent_spans = []
+            while pending is not None and pending.start < e:
+                sent_spans.append(pending)
+                pending = next(it, None)
+            sent = self._sentence_doc(doc, s, e, sent_spans)
+            start_char = doc[s].idx
+            base = src.meta.get("char_offset", 0)
+            sent.user_data[SOURCE_KEY] = {
+                **src.meta,
+                "doc_id": src.doc_id,
+                "file": src.path,
+                "sentence": k,
+                "char_offset": base + start_char,
+            }
+            out.append(sent)
+        self.report.count_output(len(out))
+        return out
+
+    # -- internals ----------------------------------------------------------
+    def _make_doc(self, src: SourceDocument) -> Doc:
+        if src.words is not None:
+            doc = Doc(self.nlp.vocab, words=src.words, spaces=src.spaces, sent_starts=None)
+            return doc
+        return self.nlp.make_doc(src.text)
+
+    def _sentence_ranges(self, src: SourceDocument, doc: Doc, spans: list[Span]) -> list[tuple[int, int]]:
+        if len(doc) == 0:
+            return []
+        if src.sent_starts is not None:
+            starts = [i for i, flag in enumerate(src.sent_starts) if flag or i == 0]
+            return [(b, starts[k + 1] if k + 1 < len(starts) else len(doc)) for k, b in enumerate(starts)]
+        forced = []
+        for char in src.passage_starts:
+            tok = doc.char_span(char, char + 1, alignment_mode="expand")
+            if tok is not None:
+                forced.append(tok.start)
+        return split_sentences(doc, [(s.start, s.end) for s in spans], forced)
+
+    def _sentence_doc(self, doc: Doc, s: int, e: int, spans: list[Span]) -> Doc:
+        toks = doc[s:e]
+        words = [t.text for t in toks]
+        spaces = [bool(t.whitespace_) for t in toks]
+        if spaces:
+            spaces[-1] = False
+        sent = Doc(doc.vocab, words=words, spaces=spaces)
+        new = []
+        for sp in spans:
+            ns = Span(sent, sp.start - s, sp.end - s, label=sp.label_, kb_id=sp.kb_id_, span_id=sp.id_)
+            new.append(ns)
+        self._set_annotations(sent, new)
+        return sent
+
+    def _set_annotations(self, doc: Doc, spans: list[Span]) -> None:
+        doc.spans[self.spans_key] = spans
+        ents = filter_spans(spans)
+        doc.set_ents(ents, default="outside")
+        chosen = {(s.start, s.end, s.label_) for s in ents}
+        for sp in spans:
+            if (sp.start, sp.end, sp.label_) not in chosen:
+                self.report.count_not_in_ents(sp.label_)
+
+    def _convert(self, src: SourceDocument, doc: Doc, ann: SourceAnnotation) -> list[Span]:
+        rep = self.report
+        rep.count_source(ann.label)
+        record = {
+            "file": src.path,
+            "doc_id": src.doc_id,
+            "ann_id": ann.ann_id,
+            "line": ann.line,
+            "label": ann.label,
+            "fragments": [list(f) for f in ann.fragments],
+            "text": ann.text,
+        }
+        label: str | None = ann.label
+        if ann.label in self.label_map:
+            label = self.label_map[ann.label]
+            if not label:
+                rep.dropped(ann.label)
+                return []
+        text = src.text
+        for start, end in ann.fragments:
+            if not (0 <= start < end <= len(text)):
+                what = (f"offsets {start}-{end} outside the text (length {len(text)})"
+                        if start < end else f"empty or inverted offsets {start}-{end}")
+                rep.rejected(ann.label, {**record, "reason": what})
+                return []
+        covered = " ".join(text[s:e] for s, e in ann.fragments)
+        if ann.text is not None and _norm_ws(covered) != _norm_ws(ann.text):
+            rep.rejected(ann.label, {**record, "reason": f"text mismatch: the offsets cover {covered!r}"})
+            return []
+        frags = sorted(ann.fragments)
+        reasons: list[str] = []
+        if len(frags) > 1:
+            if self.discontinuous == "skip":
+                rep.rejected(ann.label, {**record, "reason": "discontinuous mention (policy 'skip')"})
+                return []
+            if self.discontinuous == "span":
+                frags = [(frags[0][0], frags[-1][1])]
+                reasons.append("discontinuous mention merged into one span from first start to last end")
+            else:
+                reasons.append(f"discontinuous mention split into {len(frags)} spans")
+        spans = []
+        for start, end in frags:
+            span = doc.char_span(start, end, label=label, kb_id=ann.kb_id, span_id=ann.ann_id)
+            if span is None:
+                if self.alignment == "reject":
+                    rep.rejected(ann.label, {**record, "reason": f"boundary of {text[start:end]!r} falls inside a token"})
+                    return []
+                span = doc.char_span(start, end, label=label, kb_id=ann.kb_id, span_id=ann.ann_id,
+                                     alignment_mode=self.alignment)
+                if span is None or len(span) == 0:
+                    rep.rejected(ann.label, {**record, "reason": f"no token lies inside {text[start:end]!r} (alignment '{self.alignment}')"})
+                    return []
+                reasons.append(f"boundary inside a token: {text[start:end]!r} {self.alignment}ed to {span.text!r}")
+            spans.append(span)
+        if reasons:
+            rep.adjusted(ann.label, {
+                **record,
+                "reason": "; ".join(reasons),
+                "converted": [[s.start_char, s.end_char] for s in spans],
+                "converted_text": [s.text for s in spans],
+            })
+        else:
+            rep.exact(ann.label)
+        return spans
+
+
+def check_strict(report: ConversionReport) -> None:
+    """Raise if the report holds any adjusted or rejected annotation (``--strict``)."""
+    problems = report.adjusted_records + report.rejected_records
+    if problems:
+        first = problems[0]
+        loc = location(first.get("file"), first.get("line"), None if first.get("line") else first.get("doc_id"))
+        raise BioNERInputError(Errors.E015.format(
+            n=len(problems), first=f"{loc} {first.get('ann_id')} {first.get('label')}: {first.get('reason')}"))
