@@ -1,1 +1,53 @@
-"""Placeholder."""
+"""A tokenizer for biomedical text.
+
+spaCy's default rules keep ``IL-6-induced``, ``Na+/K+`` or ``BRCA1/2`` largely
+whole and glue a zero-width space onto the next word, so entity boundaries
+fall inside tokens and annotations must be stretched. This tokenizer adds
+infix splits on hyphens, slashes, plus signs, colons, semicolons, commas and
+equals signs between word characters, and treats brackets and zero-width
+spaces as prefixes, suffixes and infixes everywhere. Use the same tokenizer
+for conversion and in the training config (``[nlp.tokenizer]``), so training
+and prediction see the same tokens.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import spacy
+from spacy.language import Language
+from spacy.tokenizer import Tokenizer
+from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex
+
+_EXTRA_INFIXES = [
+    r"(?<=[\w\)\]\+])[-\u2010\u2011\u2012\u2013\u2014/+:;,=](?=[\w\(\[])",
+    r"[\(\)\[\]\{\}\u200b\u00ae\u2122]",
+    r"(?<=[A-Za-z])(?=\d+(?:\.\d+)?(?:mg|kg|ml|mL|µg|μg|nm|nM|µM|μM|mM)\b)",
+]
+_EXTRA_AFFIXES = [r"[\(\)\[\]\{\}\u200b]"]
+
+
+@spacy.registry.tokenizers("spacy_bioner.BioTokenizer.v1")
+def create_bio_tokenizer() -> Callable[[Language], Tokenizer]:
+    """Registered factory of the biomedical tokenizer (``[nlp.tokenizer]``).
+
+    RETURNS (Callable[[Language], Tokenizer]): Builds the tokenizer for a pipeline.
+    """
+
+    def make(nlp: Language) -> Tokenizer:
+        defaults = nlp.Defaults
+        infixes = list(defaults.infixes or []) + _EXTRA_INFIXES
+        prefixes = list(defaults.prefixes or []) + _EXTRA_AFFIXES
+        # a final full stop after a word is punctuation here ("protein S."),
+        # not an initial; abbreviations are kept whole by the exceptions
+        suffixes = list(defaults.suffixes or []) + _EXTRA_AFFIXES + [r"(?<=\w)\.$"]
+        return Tokenizer(
+            nlp.vocab,
+            rules=defaults.tokenizer_exceptions,
+            prefix_search=compile_prefix_regex(prefixes).search,
+            suffix_search=compile_suffix_regex(suffixes).search,
+            infix_finditer=compile_infix_regex(infixes).finditer,
+            token_match=defaults.token_match,
+            url_match=defaults.url_match,
+        )
+
+    return make

@@ -14,6 +14,13 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+
+@app.callback()
+def _root() -> None:
+    """Biomedical NER for spaCy: convert corpora, evaluate pipelines."""
+
+
 # Importing the command modules registers their commands on ``app``.
 from . import convert, evaluate  # noqa: E402,F401
 

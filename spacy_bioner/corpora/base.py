@@ -44,6 +44,8 @@ class SourceAnnotation:
     text (str | None): The mention text the source gives, used to validate offsets.
     line (int | None): 1-based line in the source file, where the format has lines.
     kb_id (str): Normalisation identifier(s), kept as ``span.kb_id_``.
+    file (str | None): The file ``line`` refers to, when not the document's own
+        file (a BRAT ``.ann`` next to the ``.txt``).
     """
 
     ann_id: str
@@ -52,6 +54,7 @@ class SourceAnnotation:
     text: str | None = None
     line: int | None = None
     kb_id: str = ""
+    file: str | None = None
 
 
 @dataclass
@@ -274,7 +277,7 @@ class DocBuilder:
         rep = self.report
         rep.count_source(ann.label)
         record = {
-            "file": src.path,
+            "file": ann.file or src.path,
             "doc_id": src.doc_id,
             "ann_id": ann.ann_id,
             "line": ann.line,
