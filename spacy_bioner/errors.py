@@ -31,6 +31,8 @@ class Errors:
     E020 = "{loc}: passage offset {declared} overlaps the previous passage, which ends at {end}."
     E021 = "No span group '{key}' in the documents of '{path}'. Available keys: {keys}."
     E022 = "--strict: {loc}: {what}"
+    E100 = "No span group '{key}' in any of the {n} reference document(s) (their span groups: {keys}). Pass the key the gold data uses, or no key to score doc.ents."
+    E101 = "'{path}' contains no documents: nothing to evaluate."
 
 
 class BioNERInputError(ValueError):

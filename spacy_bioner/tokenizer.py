@@ -11,6 +11,7 @@ and prediction see the same tokens.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import spacy
@@ -19,7 +20,7 @@ from spacy.tokenizer import Tokenizer
 from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex
 
 _EXTRA_INFIXES = [
-    r"(?<=[\w\)\]\+])[-\u2010\u2011\u2012\u2013\u2014/+:;,=](?=[\w\(\[])",
+    r"(?<=[\w\)\]\+\*])[-\u2010\u2011\u2012\u2013\u2014/+:;,=*](?=[\w\(\[\*])",
     r"[\(\)\[\]\{\}\u200b\u00ae\u2122]",
     r"(?<=[A-Za-z])(?=\d+(?:\.\d+)?(?:mg|kg|ml|mL|µg|μg|nm|nM|µM|μM|mM)\b)",
 ]
@@ -39,10 +40,14 @@ def create_bio_tokenizer() -> Callable[[Language], Tokenizer]:
         prefixes = list(defaults.prefixes or []) + _EXTRA_AFFIXES
         # a final full stop after a word is punctuation here ("protein S."),
         # not an initial; abbreviations are kept whole by the exceptions
-        suffixes = list(defaults.suffixes or []) + _EXTRA_AFFIXES + [r"(?<=\w)\.$"]
+        suffixes = list(defaults.suffixes or []) + _EXTRA_AFFIXES + [r"(?<=\w)\.$", r"(?<=[\w+])[-\u2010\u2011\u2013/]"]
+        # US-state and month abbreviations ("Ia.", "Mass.", "Jan.") collide with
+        # gene and subtype names at the end of a sentence ("type Ia.")
+        rules = {k: v for k, v in (defaults.tokenizer_exceptions or {}).items()
+                 if not re.fullmatch(r"[A-Z][a-z]{1,4}\.", k)}
         return Tokenizer(
             nlp.vocab,
-            rules=defaults.tokenizer_exceptions,
+            rules=rules,
             prefix_search=compile_prefix_regex(prefixes).search,
             suffix_search=compile_suffix_regex(suffixes).search,
             infix_finditer=compile_infix_regex(infixes).finditer,

@@ -1,0 +1,200 @@
+"""CoNLL / IOB reader: one token per line, the token in the first column and its
+tag in the last (TAB- or space-separated), a blank line between sentences and
+``-DOCSTART-`` lines between documents.
+
+Tag schemes: IOB1 and IOB2 (``B-``/``I-``/``O``) decode the same way here —
+``B-X`` always starts an entity, ``I-X`` continues an open ``X`` entity and
+otherwise starts one (the IOB1 reading; in an IOB2 file that is an error of
+the source, so such tags are counted and reported as a document issue).
+BIOES/BILOU (``S-``/``U-`` single, ``B-`` begin, ``I-``/``M-`` inside,
+``E-``/``L-`` end) is detected from its tags (``--scheme auto``) or forced.
+
+Files without ``-DOCSTART-`` (most of the MTL-Bioinformatics-2016 sets) have
+no document boundaries: each sentence becomes a document. Files with it give
+one document per ``-DOCSTART-`` block, sentences marked inside.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import BioNERInputError, Errors, location
+from .base import SourceAnnotation, SourceDocument
+from .io import display_path, find_files
+from .report import ConversionReport
+
+SCHEMES = ("auto", "iob1", "iob2", "bioes")
+_BEGIN = {"B"}
+_INSIDE = {"I", "M"}
+_END = {"E", "L"}
+_SINGLE = {"S", "U"}
+
+
+def _split_tag(tag: str, loc: str) -> tuple[str, str]:
+    if tag == "O":
+        return "O", ""
+    if len(tag) > 2 and tag[1] in "-_" and tag[0] in "BIMELSU":
+        return tag[0], tag[2:]
+    raise BioNERInputError(Errors.E005.format(loc=loc, tag=tag, what="expected O or a B-/I-/E-/S- prefix and a type"))
+
+
+def decode_tags(tags: list[tuple[str, str]], scheme: str) -> tuple[list[tuple[int, int, str]], int]:
+    """Turn (prefix, type) tags into entity token ranges.
+
+    tags (list[tuple[str, str]]): Split tags, ``("O", "")`` for outside.
+    scheme (str): ``"iob1"``, ``"iob2"`` or ``"bioes"`` (``"auto"`` resolved before).
+    RETURNS (tuple[list[tuple[int, int, str]], int]): ``(start, end, type)``
+        entities and the number of entities that began with an inside tag.
+    """
+    ents: list[tuple[int, int, str]] = []
+    orphan = 0
+    start, label = -1, ""
+    for i, (prefix, typ) in enumerate(tags):
+        if prefix == "O":
+            if start >= 0:
+                ents.append((start, i, label))
+            start, label = -1, ""
+            continue
+        open_same = start >= 0 and label == typ
+        begins = prefix in _BEGIN or prefix in _SINGLE or not open_same
+        if begins:
+            if start >= 0:
+                ents.append((start, i, label))
+            if prefix not in _BEGIN and prefix not in _SINGLE:
+                orphan += 1
+            start, label = i, typ
+        if scheme == "bioes" and prefix in _SINGLE | _END:
+            ents.append((start, i + 1, label))
+            start, label = -1, ""
+    if start >= 0:
+        ents.append((start, len(tags), label))
+    return ents, orphan
+
+
+def _detect_scheme(path: Path) -> str:
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            cols = line.split()
+            if len(cols) >= 2 and cols[-1][:2] in ("S-", "E-", "U-", "L-", "M-"):
+                return "bioes"
+    return "iob2"
+
+
+def _iter_sentences(path: Path) -> Iterator[tuple[bool, list[tuple[int, str, str]]]]:
+    """Yield ``(starts_new_document, [(line, token, tag)])`` per sentence."""
+    new_doc = False
+    sent: list[tuple[int, str, str]] = []
+    with path.open(encoding="utf-8", newline="") as fh:
+        lineno = 0
+        while True:
+            try:
+                raw = fh.readline()
+            except UnicodeDecodeError as err:
+                raise BioNERInputError(Errors.E001.format(loc=location(path, lineno + 1), err=err.reason)) from None
+            if not raw:
+                break
+            lineno += 1
+            line = raw.rstrip("\r\n")
+            if lineno == 1:
+                line = line.lstrip("\ufeff")
+            if not line.strip():
+                if sent:
+                    yield new_doc, sent
+                    sent, new_doc = [], False
+                continue
+            cols = [c.strip() for c in line.split("\t")] if "\t" in line else line.split()
+            while cols and not cols[-1]:
+                cols.pop()
+            if cols[0] == "-DOCSTART-":
+                if sent:
+                    yield new_doc, sent
+                    sent = []
+                new_doc = True
+                continue
+            if len(cols) < 2:
+                raise BioNERInputError(Errors.E004.format(
+                    loc=location(path, lineno), what=f"{line!r} has one column; expected 'token<TAB>tag'"))
+            if not cols[0]:
+                raise BioNERInputError(Errors.E004.format(loc=location(path, lineno), what="empty token"))
+            sent.append((lineno, cols[0], cols[-1]))
+    if sent:
+        yield new_doc, sent
+
+
+def read_conll(path: str | Path, report: ConversionReport, *, scheme: str = "auto") -> Iterator[SourceDocument]:
+    """Read CoNLL/IOB files into documents of pre-tokenised sentences.
+
+    path (str | Path): A file or a directory of ``.tsv``/``.conll``/``.iob``/``.txt``/``.bio`` files.
+    report (ConversionReport): Receives document issues (orphan inside tags).
+    scheme (str): ``auto``, ``iob1``, ``iob2`` or ``bioes``.
+    YIELDS (SourceDocument): Documents with ``words``, ``spaces`` and ``sent_starts``.
+    """
+    if scheme not in SCHEMES:
+        raise BioNERInputError(Errors.E017.format(scheme=scheme, options=", ".join(SCHEMES)))
+    root = Path(path)
+    files = find_files(root, (".tsv", ".conll", ".iob", ".iob2", ".bio", ".txt", ".conllu"), "conll")
+    for file in files:
+        report.files += 1
+        shown = display_path(file, root)
+        file_scheme = _detect_scheme(file) if scheme == "auto" else scheme
+        has_docstart = False
+        buffer: list[list[tuple[int, str, str]]] = []
+        counter = 0
+
+        def flush(sents: list[list[tuple[int, str, str]]]) -> SourceDocument:
+            nonlocal counter
+            counter += 1
+            return _make_document(sents, shown, f"{Path(shown).stem}-{counter:05d}", file_scheme, report)
+
+        for new_doc, sent in _iter_sentences(file):
+            if new_doc:
+                has_docstart = True
+                if buffer:
+                    yield flush(buffer)
+                buffer = []
+            if has_docstart:
+                buffer.append(sent)
+            else:
+                yield flush([sent])
+        if buffer:
+            yield flush(buffer)
+
+
+def _make_document(
+    sents: list[list[tuple[int, str, str]]], shown: str, doc_id: str, scheme: str, report: ConversionReport
+) -> SourceDocument:
+    words: list[str] = []
+    sent_starts: list[bool] = []
+    annotations: list[SourceAnnotation] = []
+    offsets: list[int] = []
+    lines: list[int] = []
+    orphans = 0
+    pos = 0
+    for sent in sents:
+        base = len(words)
+        tags = []
+        for k, (lineno, token, tag) in enumerate(sent):
+            tags.append(_split_tag(tag, location(shown, lineno)))
+            words.append(token)
+            sent_starts.append(k == 0)
+            offsets.append(pos)
+            lines.append(lineno)
+            pos += len(token) + 1
+        ents, orphan = decode_tags(tags, scheme)
+        orphans += orphan
+        for s, e, label in ents:
+            start = offsets[base + s]
+            end = offsets[base + e - 1] + len(words[base + e - 1])
+            annotations.append(SourceAnnotation(
+                ann_id=f"L{lines[base + s]}", label=label, fragments=[(start, end)], line=lines[base + s]))
+    spaces = [True] * len(words)
+    if spaces:
+        spaces[-1] = False
+    text = " ".join(words)
+    if orphans and scheme != "iob1":
+        report.issue({"file": shown, "doc_id": doc_id,
+                      "issue": f"{orphans} entit{'y' if orphans == 1 else 'ies'} begin with an I- tag "
+                               f"(line {lines[0]} onwards); read as IOB1 (I- after O starts an entity)"})
+    return SourceDocument(doc_id=doc_id, text=text, path=shown, annotations=annotations,
+                          meta={"format": "conll", "line": lines[0] if lines else None},
+                          words=words, spaces=spaces, sent_starts=sent_starts)
