@@ -33,6 +33,10 @@ class Errors:
     E022 = "--strict: {loc}: {what}"
     E100 = "No span group '{key}' in any of the {n} reference document(s) (their span groups: {keys}). Pass the key the gold data uses, or no key to score doc.ents."
     E101 = "'{path}' contains no documents: nothing to evaluate."
+    E200 = "Document {doc_id} is one sentence of its source document (char_offset {offset}); its offsets do not index its text. Join the sentences with merge_sentence_sources() before writing."
+    E201 = "Document {doc_id}, annotation {ann_id}: label {label!r} cannot be written to BRAT (empty or containing whitespace). Rename it with a label map."
+    E202 = "{where}: the text contains {char} at position {pos}, which XML 1.0 cannot represent. Write BioC JSON instead, or remove the control character."
+    E203 = "Document {doc_id}: a sentence starting at {offset} overlaps the previous one, which ends at {end}; the sentence Docs do not come from one conversion."
 
 
 class BioNERInputError(ValueError):

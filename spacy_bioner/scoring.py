@@ -94,7 +94,7 @@ def _annotations(
         pred_doc = eg.predicted
         starts = numpy.asarray([t.idx for t in ref], dtype="int64")
         ends = starts + numpy.asarray([len(t) for t in ref], dtype="int64")
-        skip = numpy.zeros(len(ref), dtype=bool)
+        skip = numpy.asarray([t.is_space for t in ref], dtype=bool)
         if spans_key is None:
             if len(ref) and not ref.has_annotation("ENT_IOB"):
                 continue

@@ -122,8 +122,6 @@ DOCS = [
         [
             "Germline mutations in BRCA1 and BRCA2 confer a high lifetime risk of ovarian "
             "and breast cancer in women.",
-            "We sequenced both genes in 312 patients diagnosed before 45 years of age and "
-            "identified 27 pathogenic variants (8.7%), most of them frameshift deletions in BRCA1.",
             "Patients with BRCA1-associated breast cancer more often presented with "
             "triple-negative breast cancer (61% vs. 18%) and responded well to olaparib and "
             "carboplatin.",
@@ -143,7 +141,6 @@ DOCS = [
             E("Disease", "triple-negative breast cancer"),
             E("Disease", "breast cancer", ALL),
             E("Disease", "ovarian cancer"),
-            E("Species", "patients", ALL),
             E("Species", "Patients"),
             E("Chemical", "olaparib", key="olaparib"),
             E("Chemical", "carboplatin"),
@@ -163,17 +160,13 @@ DOCS = [
         [
             "Cisplatin is a first-line chemotherapeutic agent, but acute kidney injury (AKI) "
             "develops in up to 30% of treated patients.",
-            "Male C57BL/6 mice received a single intraperitoneal dose of cisplatin (20 mg/kg) "
-            "with or without cilastatin (200 mg/kg/day) and were killed after 72 h.",
-            "Cilastatin lowered serum creatinine by 48% and suppressed renal expression of "
-            "KIM-1, NGAL and caspase-3.",
-            "These results suggest that cilastatin protects against cisplatin-induced "
+            "In C57BL/6 mice, cilastatin (200 mg/kg/day) protected against cisplatin-induced "
             "nephrotoxicity by limiting megalin-mediated uptake of cisplatin into proximal "
             "tubular cells.",
         ],
         [
-            E("Chemical", "Cilastatin", ALL),
-            E("Chemical", "cilastatin", ALL),
+            E("Chemical", "Cilastatin"),
+            E("Chemical", "cilastatin"),
             E("Chemical", "cisplatin", 1, key="cis"),
             E("Chemical", "cisplatin", ALL),
             E("Chemical", "Cisplatin"),
@@ -183,10 +176,6 @@ DOCS = [
             E("Disease", "acute kidney injury", key="aki"),
             E("Disease", "AKI"),
             E("Species", "patients"),
-            E("Chemical", "creatinine"),
-            E("Gene", "KIM-1"),
-            E("Gene", "NGAL"),
-            E("Gene", "caspase-3"),
             E("Gene", "megalin"),
         ],
         [
@@ -203,31 +192,19 @@ DOCS = [
         [
             "Overdose of acetaminophen (APAP) is the leading cause of acute liver failure in "
             "the United States.",
-            "Rats were pretreated with N-acetylcysteine (NAC; 150 mg/kg) 1 h before an oral "
-            "APAP challenge (1 g/kg).",
-            "NAC restored hepatic glutathione (GSH), lowered serum ALT activity by 62% and "
-            "preserved the induction of Nrf2 target genes such as Hmox1 and Nqo1.",
-            "Hepatic CYP2E1 expression was unaffected, indicating that NAC acts downstream of "
-            "APAP bioactivation.",
+            "Pretreatment of rats with N-acetylcysteine (NAC; 150 mg/kg) 1 h before an oral "
+            "APAP challenge (1 g/kg) lowered serum transaminase activity by 62%.",
         ],
         [
             E("Chemical", "N-acetylcysteine", ALL),
             E("Chemical", "acetaminophen", ALL),
             E("Disease", "acetaminophen-induced liver injury"),
-            E("Species", "rats"),
-            E("Species", "Rats"),
+            E("Species", "rats", ALL),
             E("Disease", "Overdose", key="overdose"),
             E("Chemical", "APAP", 1, key="apap"),
             E("Chemical", "APAP", ALL),
             E("Disease", "acute liver failure"),
-            E("Chemical", "NAC", ALL),
-            E("Chemical", "glutathione"),
-            E("Chemical", "GSH"),
-            E("Gene", "ALT"),
-            E("Gene", "Nrf2"),
-            E("Gene", "Hmox1"),
-            E("Gene", "Nqo1"),
-            E("Gene", "CYP2E1"),
+            E("Chemical", "NAC"),
         ],
         [
             N("apap", "MESH:D000082"),
@@ -246,25 +223,18 @@ DOCS = [
         [
             "Cachexia affects up to 80% of patients with advanced pancreatic cancer and is "
             "strongly associated with elevated circulating interleukin-6 (IL-6).",
-            "In C2C12 myotubes, recombinant IL-6 (100 ng/mL) increased phosphorylation of STAT3 "
-            "at Tyr705 and induced the E3 ubiquitin ligases Atrogin-1 and MuRF1.",
             "Mice lacking Stat3 in skeletal muscle were protected from weight loss, and the JAK1 "
             "and JAK2 inhibitor ruxolitinib reduced muscle wasting by 35%.",
-            "Blocking the IL-6–STAT3 axis may therefore be a therapeutic strategy against "
-            "cachexia.",
         ],
         [
             E("Gene", "IL-6", ALL),  # the first one is inside "IL-6-induced"
-            E("Gene", "STAT3", ALL),
+            E("Gene", "STAT3"),
             E("Disease", "muscle wasting", ALL),
             E("Disease", "cancer cachexia"),
             E("Disease", "Cachexia"),
-            E("Disease", "cachexia", ALL),
             E("Species", "patients"),
             E("Disease", "pancreatic cancer"),
             E("Gene", "interleukin-6"),
-            E("Gene", "Atrogin-1"),
-            E("Gene", "MuRF1"),
             E("Species", "Mice"),
             E("Gene", "Stat3"),
             E("Disease", "weight loss"),
@@ -311,9 +281,6 @@ DOCS = [
             "Among 146 patients with small cell lung cancer (SCLC), high SLFN11 expression was "
             "associated with longer progression-free survival after etoposide–cisplatin "
             "chemotherapy (HR 0.54; 95% CI 0.36–0.81).",
-            "In non-small cell lung cancer (NSCLC) cell lines, SLFN11 was frequently silenced by "
-            "promoter methylation and could be re-expressed with the demethylating agent "
-            "decitabine.",
         ],
         [
             E("Chemical", "Etoposide"),
@@ -322,13 +289,11 @@ DOCS = [
             E("Gene", "SLFN11", ALL),
             E("Gene", "Schlafen family member 11"),
             D("Disease", ["small cell", "lung cancer"], 1),  # "small cell (...) lung cancer"
-            E("Disease", "non-small cell lung cancer", ALL),
+            E("Disease", "non-small cell lung cancer"),
             E("Disease", "small cell lung cancer", ALL),
             E("Disease", "cancer", ALL),  # "cancer cells"
             E("Disease", "SCLC"),
-            E("Disease", "NSCLC"),
             E("Species", "patients"),
-            E("Chemical", "decitabine"),
         ],
     ),
     Doc(
@@ -340,10 +305,8 @@ DOCS = [
             "genetic cause of Parkinson's disease (PD).",
             "We crossed BAC transgenic G2019S mice with Snca-knockout mice and exposed the "
             "offspring to MPTP (4 × 20 mg/kg, i.p.).",
-            "Loss of tyrosine hydroxylase (TH)-positive neurons in the substantia nigra was 41% "
-            "greater in G2019S mice and was prevented by the LRRK2 inhibitor MLi-2.",
-            "These findings link LRRK2-associated Parkinson's disease to α-synuclein-dependent "
-            "neurotoxicity.",
+            "G2019S mice lost 41% more nigral dopaminergic neurons than controls, linking "
+            "LRRK2-associated Parkinson's disease to α-synuclein-dependent neurotoxicity.",
         ],
         [
             E("Gene", "LRRK2", ALL),
@@ -355,9 +318,6 @@ DOCS = [
             E("Disease", "Parkinson's disease", ALL),
             E("Disease", "PD"),
             E("Gene", "Snca"),
-            E("Gene", "tyrosine hydroxylase"),
-            E("Gene", "TH"),
-            E("Chemical", "MLi-2"),
             E("Gene", "α-synuclein"),
             E("Disease", "neurotoxicity"),
         ],
@@ -371,9 +331,8 @@ DOCS = [
             "lipid A and thereby confers resistance to colistin.",
             "We screened 1,204 E. coli isolates from pigs, chickens and hospitalized patients "
             "with urinary tract infections in Guangdong, China, between 2015 and 2018.",
-            "mcr-1 was detected in 21% of isolates from pigs but in only 1.4% of human isolates, "
-            "and co-carriage of blaNDM-5 was observed in nine isolates that were also resistant "
-            "to meropenem.",
+            "mcr-1 was detected in 21% of isolates from pigs but in only 1.4% of those from "
+            "patients.",
         ],
         [
             E("Chemical", "Colistin"),
@@ -384,13 +343,10 @@ DOCS = [
             E("Species", "pigs", ALL),
             E("Species", "humans"),
             E("Species", "chickens"),
-            E("Species", "patients"),
-            E("Species", "human"),
+            E("Species", "patients", ALL),
             E("Chemical", "phosphoethanolamine"),
             E("Chemical", "lipid A"),
             E("Disease", "urinary tract infections"),
-            E("Gene", "blaNDM-5"),
-            E("Chemical", "meropenem"),
         ],
     ),
     Doc(
@@ -404,23 +360,18 @@ DOCS = [
             "variant of SLCO1B1, which encodes the hepatic uptake transporter OATP1B1, increased "
             "the risk of myopathy (OR 4.5 per allele) in 2,318 patients treated with simvastatin "
             "40–80 mg/day.",
-            "Plasma exposure to simvastatin acid was 2.2-fold higher in CC homozygotes, whereas "
-            "atorvastatin and rosuvastatin were less affected.",
             "Genotype-guided prescribing, e.g. switching carriers to pravastatin, could prevent "
             "rhabdomyolysis.",
         ],
         [
             E("Gene", "SLCO1B1", ALL),
             E("Disease", "simvastatin-induced myopathy"),
-            E("Chemical", "simvastatin acid"),
             E("Chemical", "simvastatin", ALL),
             E("Disease", "Myopathy"),
             E("Disease", "myopathy", ALL),
             E("Species", "patients", ALL),
             E("Chemical", "statins"),
             E("Gene", "OATP1B1"),
-            E("Chemical", "atorvastatin"),
-            E("Chemical", "rosuvastatin"),
             E("Chemical", "pravastatin"),
             E("Disease", "rhabdomyolysis"),
         ],
@@ -430,14 +381,11 @@ DOCS = [
         "train",
         "Baloxavir marboxil reduces transmission of influenza A virus between ferrets",
         [
-            "Influenza causes an estimated 290,000–650,000 respiratory deaths worldwide each "
-            "year.",
+            "Influenza causes an estimated 290,000–650,000 respiratory deaths worldwide each year.",
             "Donor ferrets (Mustela putorius furo) were inoculated with 10^6 TCID50 of influenza "
             "A virus and treated with baloxavir marboxil, oseltamivir or placebo 24 h later.",
-            "Baloxavir reduced nasal viral titres by 2 log10 within 48 h and prevented "
-            "transmission to naive contacts in 4 of 6 pairs, whereas oseltamivir had no effect.",
-            "The I38T substitution in the polymerase acidic (PA) protein emerged in one treated "
-            "animal and reduced susceptibility 50-fold.",
+            "Baloxavir blocked transmission to naive contacts in 4 of 6 pairs, whereas "
+            "oseltamivir had no effect.",
         ],
         [
             E("Chemical", "Baloxavir marboxil"),
@@ -448,8 +396,6 @@ DOCS = [
             E("Species", "ferrets", ALL),
             E("Species", "Mustela putorius furo"),
             E("Disease", "Influenza"),
-            E("Gene", "polymerase acidic"),
-            E("Gene", "PA"),
         ],
     ),
     Doc(
@@ -462,10 +408,7 @@ DOCS = [
             "Using Pittsburgh compound B (PiB) positron emission tomography, we measured "
             "cortical amyloid-β (Aβ) deposition in 508 cognitively normal women and men aged "
             "60–85 years.",
-            "ε4 carriers showed a higher Aβ burden than non-carriers (p < 0.001), and the effect "
-            "was stronger in women than in men.",
-            "Plasma phosphorylated tau (p-tau181) mediated 38% of the association between APOE "
-            "genotype and cognitive decline.",
+            "ε4 carriers showed a higher Aβ burden than non-carriers (p < 0.001).",
         ],
         [
             E("Gene", "APOE", ALL),
@@ -478,9 +421,6 @@ DOCS = [
             E("Disease", "AD"),
             E("Chemical", "Pittsburgh compound B"),
             E("Chemical", "PiB"),
-            E("Gene", "tau"),
-            E("Gene", "p-tau181"),
-            E("Disease", "cognitive decline"),
         ],
     ),
     Doc(
@@ -490,27 +430,17 @@ DOCS = [
         [
             "Chronic-plus-binge ethanol feeding of C57BL/6J mice induces hepatic steatosis and a "
             "5-fold rise in serum alanine aminotransferase (ALT).",
-            "Depletion of Kupffer cells with clodronate liposomes reduced hepatic Tnf mRNA by 70% "
-            "and attenuated liver injury.",
-            "Mice deficient in TNF receptor 1 (Tnfrsf1a−/−) were likewise protected, whereas "
-            "recombinant TNF-α restored steatosis in clodronate-treated mice.",
-            "Targeting TNF-α signalling may therefore benefit patients with alcoholic hepatitis.",
+            "Depletion of Kupffer cells prevented these changes, suggesting that targeting TNF-α "
+            "signalling may benefit patients with alcoholic hepatitis.",
         ],
         [
             E("Gene", "TNF-α", ALL),
             E("Chemical", "ethanol", ALL),
             E("Disease", "ethanol-induced steatohepatitis"),
             E("Species", "mice", ALL),
-            E("Species", "Mice"),
             E("Disease", "hepatic steatosis"),
-            E("Disease", "steatosis", ALL),
             E("Gene", "alanine aminotransferase"),
             E("Gene", "ALT"),
-            E("Chemical", "clodronate", ALL),
-            E("Gene", "Tnf"),
-            E("Disease", "liver injury"),
-            E("Gene", "TNF receptor 1"),
-            E("Gene", "Tnfrsf1a"),
             E("Species", "patients"),
             E("Disease", "alcoholic hepatitis"),
         ],
@@ -525,8 +455,7 @@ DOCS = [
             "and kills more than 400,000 children each year.",
             "C57BL/6 mice infected with P. berghei ANKA were treated with artesunate (32 mg/kg) "
             "from day 4, alone or combined with the CXCR3 antagonist AMG487.",
-            "Combination therapy reduced the sequestration of cytotoxic T cells in the brain, "
-            "lowered IFN-γ and CXCL10 levels, and increased survival from 15% to 85%.",
+            "The combination increased survival from 15% to 85%.",
         ],
         [
             E("Chemical", "Artesunate"),
@@ -542,8 +471,6 @@ DOCS = [
             E("Species", "children"),
             E("Gene", "CXCR3"),
             E("Chemical", "AMG487"),
-            E("Gene", "IFN-γ"),
-            E("Gene", "CXCL10"),
         ],
     ),
     Doc(
@@ -556,21 +483,17 @@ DOCS = [
             "We genotyped VKORC1 −1639G>A and the CYP2C9*2 and CYP2C9*3 alleles in 1,015 "
             "patients starting anticoagulation for atrial fibrillation or venous "
             "thromboembolism.",
-            "Carriers of the VKORC1 A allele required 28% lower maintenance doses, and CYP2C9*3 "
-            "carriers had a hazard ratio of 2.1 for bleeding during the first 90 days.",
-            "Co-medication with amiodarone, a CYP2C9 inhibitor, further increased the "
-            "international normalized ratio.",
+            "Carriers of the VKORC1 A allele required 28% lower warfarin doses.",
         ],
         [
             E("Gene", "VKORC1", ALL),
             E("Gene", "CYP2C9", ALL),  # also the gene part of the star alleles "CYP2C9*2"
-            E("Chemical", "warfarin"),
+            E("Chemical", "warfarin", ALL),
             E("Chemical", "Warfarin"),
             E("Disease", "bleeding", ALL),
             E("Species", "patients", ALL),
             E("Disease", "atrial fibrillation"),
             E("Disease", "venous thromboembolism"),
-            E("Chemical", "amiodarone"),
         ],
     ),
     Doc(
@@ -584,8 +507,6 @@ DOCS = [
             "In a nationwide cohort of 24,156 Korean patients, tenofovir disoproxil fumarate was "
             "associated with a lower incidence of HCC than entecavir (adjusted HR 0.68; 95% CI "
             "0.55–0.84).",
-            "The benefit was most pronounced in patients with high baseline HBV DNA levels, "
-            "elevated alanine aminotransferase (ALT) or no cirrhosis at baseline.",
         ],
         [
             E("Chemical", "Tenofovir"),
@@ -595,12 +516,9 @@ DOCS = [
             E("Disease", "HCC", ALL),
             E("Disease", "chronic hepatitis B"),
             E("Species", "Hepatitis B virus"),
-            E("Species", "HBV", ALL),
+            E("Species", "HBV"),
             E("Species", "people"),
-            E("Species", "patients", ALL),
-            E("Gene", "alanine aminotransferase"),
-            E("Gene", "ALT"),
-            E("Disease", "cirrhosis"),
+            E("Species", "patients"),
         ],
     ),
     Doc(
@@ -610,24 +528,18 @@ DOCS = [
         [
             "Syrian hamsters (Mesocricetus auratus) develop a self-limiting pneumonia after "
             "intranasal inoculation with SARS-CoV-2 that resembles moderate COVID-19 in humans.",
-            "Animals received molnupiravir (250 mg/kg twice daily) or vehicle starting 12 h "
-            "after inoculation.",
-            "Treatment reduced lung viral titres by 3.4 log10 PFU/g and decreased the pulmonary "
-            "expression of Cxcl10, Il6 and Ifng.",
+            "Molnupiravir (250 mg/kg twice daily) started 12 h after inoculation reduced lung "
+            "viral titres by 3.4 log10 PFU/g.",
             "The active metabolite β-D-N4-hydroxycytidine (NHC) reached 12 µM in lung tissue.",
         ],
         [
-            E("Chemical", "Molnupiravir"),
-            E("Chemical", "molnupiravir"),
+            E("Chemical", "Molnupiravir", ALL),
             E("Species", "SARS-CoV-2", ALL),
             E("Disease", "pneumonia", ALL),
             E("Species", "Syrian hamsters", ALL),
             E("Species", "Mesocricetus auratus"),
             E("Disease", "COVID-19"),
             E("Species", "humans"),
-            E("Gene", "Cxcl10"),
-            E("Gene", "Il6"),
-            E("Gene", "Ifng"),
             E("Chemical", "β-D-N4-hydroxycytidine"),
             E("Chemical", "NHC"),
         ],
@@ -677,13 +589,11 @@ DOCS = [
             "Botswana to 36 months of isoniazid or placebo.",
             "Isoniazid reduced TB incidence by 43%, but grade 3–4 hepatotoxicity occurred in "
             "2.1% of patients, particularly in slow acetylators carrying two NAT2*6A alleles.",
-            "Mycobacterium tuberculosis isolates from breakthrough cases showed no increase in "
-            "katG-mediated drug resistance.",
         ],
         [
             E("Chemical", "Isoniazid", ALL),
             E("Chemical", "isoniazid"),
-            E("Disease", "tuberculosis", 1),  # the 2nd is part of the species name
+            E("Disease", "tuberculosis"),
             E("Disease", "Tuberculosis"),
             E("Disease", "TB", ALL),
             E("Species", "people", ALL),
@@ -693,8 +603,6 @@ DOCS = [
             E("Chemical", "efavirenz"),
             E("Disease", "hepatotoxicity"),
             E("Gene", "NAT2"),
-            E("Species", "Mycobacterium tuberculosis"),
-            E("Gene", "katG"),
         ],
     ),
     Doc(
@@ -709,8 +617,6 @@ DOCS = [
             "Dietary rapamycin (1 µM), an inhibitor of TOR, increased the autophagic clearance of "
             "huntingtin aggregates and reduced neurodegeneration by 52%, an effect that required "
             "Atg1.",
-            "Similar protection was obtained with lithium chloride, which induces autophagy "
-            "independently of TOR.",
         ],
         [
             E("Chemical", "Rapamycin"),
@@ -723,10 +629,9 @@ DOCS = [
             E("Gene", "HTT", ALL),
             E("Species", "human"),
             E("Disease", "retinal degeneration"),
-            E("Gene", "TOR", ALL),
+            E("Gene", "TOR"),
             E("Disease", "neurodegeneration"),
             E("Gene", "Atg1"),
-            E("Chemical", "lithium chloride"),
         ],
     ),
     Doc(
@@ -740,16 +645,14 @@ DOCS = [
             "described by Matute-Bello et al. (2011).",
             "Pretreatment with dexamethasone (1 mg/kg) reduced myeloperoxidase (MPO) activity and "
             "the nuclear translocation of the NF-κB subunit p65.",
-            "Similar protection was observed in Tlr4-deficient mice, suggesting that "
-            "dexamethasone acts mainly on TLR4-dependent signalling.",
         ],
         [
             E("Chemical", "Dexamethasone"),
-            E("Chemical", "dexamethasone", ALL),
+            E("Chemical", "dexamethasone"),
             E("Chemical", "LPS", ALL),
             E("Disease", "LPS-induced acute lung injury"),
             E("Gene", "NF-κB", ALL),
-            E("Species", "mice", ALL),
+            E("Species", "mice"),
             E("Chemical", "lipopolysaccharide"),
             E("Disease", "neutrophilic inflammation"),
             E("Disease", "pulmonary oedema"),
@@ -757,8 +660,6 @@ DOCS = [
             E("Gene", "myeloperoxidase"),
             E("Gene", "MPO"),
             E("Gene", "p65"),
-            E("Gene", "Tlr4"),
-            E("Gene", "TLR4"),
         ],
     ),
     # ------------------------------------------------------------------ test
@@ -809,8 +710,8 @@ DOCS = [
             "Among 634 children treated on the NOPHO ALL2008 protocol, 9.1% developed grade 3–4 "
             "hepatic and renal toxicity, and carriers of the SLCO1B1 rs4149056 C allele had "
             "1.6-fold higher plasma MTX concentrations at 48 h.",
-            "Glucarpidase rescued all 12 patients whose serum methotrexate exceeded 10 µmol/L at "
-            "42 h.",
+            "Leucovorin rescue was intensified in all 12 patients whose serum methotrexate "
+            "exceeded 10 µmol/L at 42 h.",
         ],
         [
             D("Disease", ["Hepatic", "toxicity"], 1, key="hep_tox"),
@@ -824,7 +725,7 @@ DOCS = [
             E("Disease", "ALL"),  # "ALL2008" is not a token-bounded occurrence
             E("Disease", "acute kidney injury"),
             E("Gene", "SLCO1B1"),
-            E("Chemical", "Glucarpidase"),
+            E("Chemical", "Leucovorin"),
             E("Species", "patients"),
         ],
         [
@@ -842,13 +743,10 @@ DOCS = [
             "Among 83 patients progressing on first-line osimertinib, analysis of circulating "
             "cell-free DNA revealed MET amplification in 15%, the EGFR C797S mutation in 7% and "
             "HER2 (ERBB2) amplification in 2%.",
-            "Combining osimertinib with the MET inhibitor savolitinib restored sensitivity in "
-            "MET-amplified xenografts in nude mice and produced partial responses in 30% of "
-            "patients in a phase Ib study.",
         ],
         [
             E("Chemical", "Osimertinib", ALL),
-            E("Chemical", "osimertinib", ALL),
+            E("Chemical", "osimertinib"),
             E("Gene", "EGFR", ALL),
             E("Disease", "EGFR-mutant lung adenocarcinoma"),
             E("Disease", "EGFR-mutant non-small cell lung cancer"),
@@ -857,8 +755,6 @@ DOCS = [
             E("Species", "patients", ALL),
             E("Gene", "HER2"),
             E("Gene", "ERBB2"),
-            E("Chemical", "savolitinib"),
-            E("Species", "mice"),
         ],
     ),
     Doc(
@@ -869,9 +765,6 @@ DOCS = [
         [
             "On slow-killing medium, P. aeruginosa strain PA14 kills 50% of wild-type C. elegans "
             "within 48 h, whereas phzM mutants that cannot synthesize pyocyanin are attenuated.",
-            "Animals lacking the p38 MAPK orthologue PMK-1 or the transcription factor SKN-1 "
-            "were hypersusceptible, and the antioxidant N-acetylcysteine (5 mM) extended their "
-            "survival by 35%.",
             "P. aeruginosa is also the dominant pathogen in the airways of people with cystic "
             "fibrosis (CF), a disease caused by mutations in CFTR, and pyocyanin reaches up to "
             "100 µM in their sputum.",
@@ -883,10 +776,6 @@ DOCS = [
             E("Species", "C. elegans"),
             E("Chemical", "pyocyanin", ALL),
             E("Gene", "phzM"),
-            E("Gene", "p38 MAPK"),
-            E("Gene", "PMK-1"),
-            E("Gene", "SKN-1"),
-            E("Chemical", "N-acetylcysteine"),
             E("Species", "people"),
             E("Disease", "cystic fibrosis"),
             E("Disease", "CF"),
@@ -1025,7 +914,7 @@ MIN_DISCONTINUOUS = 3
 def count_sentences(text: str) -> int:
     """Title line = 1 sentence; abstract split at [.!?] + space unless after an abbreviation
     or an initial such as the "E." of "E. coli"."""
-    title, abstract = text.rstrip("\n").split("\n")
+    title, _, abstract = text.rstrip("\n").partition("\n")
     count = 1 if title.strip() else 0
     n = 1 if abstract.strip() else 0
     for m in re.finditer(r"[.!?](?=\s+\S)", abstract):
@@ -1151,6 +1040,8 @@ def check(out_dir: Path = OUT_DIR) -> bool:
                 errors.append(f"{txt_path}: expected 'title\\nabstract\\n'")
             if unicodedata.normalize("NFC", text) != text:
                 errors.append(f"{txt_path}: text is not NFC-normalised")
+            if not txt_path.with_suffix(".ann").exists():
+                continue  # reported above
             ann = parse_ann(txt_path.with_suffix(".ann"), text, errors)
             docs.append({"name": txt_path.stem, "split": split, "text": text, **ann})
 
