@@ -50,7 +50,7 @@ def convert_cli(
         reader_options["infon_key"] = infon_key
     elif fmt == Format.conll:
         reader_options["scheme"] = scheme
-    out_path, report_path = output_paths(input_path, output)
+    out_path, report_path = output_paths(input_path, output, fmt.value)
     try:
         docbin, report = convert_corpus(
             input_path, fmt.value, lang=lang, tokenizer=tokenizer, strict=strict,

@@ -285,12 +285,13 @@ class DocBuilder:
             "fragments": [list(f) for f in ann.fragments],
             "text": ann.text,
         }
-        label: str | None = ann.label
+        label = ann.label
         if ann.label in self.label_map:
-            label = self.label_map[ann.label]
-            if not label:
+            mapped = self.label_map[ann.label]
+            if not mapped:
                 rep.dropped(ann.label)
                 return []
+            label = mapped
         text = src.text
         for start, end in ann.fragments:
             if not (0 <= start < end <= len(text)):

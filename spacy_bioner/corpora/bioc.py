@@ -19,8 +19,9 @@ Why the standard library and not the ``bioc`` package:
   network or a file next to the input.
 * Real-world quirks are ours to tolerate: single-quoted attributes and CRLF
   files (BioCreative V CDR), documents and passages without ``infons`` in
-  JSON (BioRED), wrong passage offsets (the CDR evaluation-kit sample),
-  annotations without ``id`` (allowed by the DTD).
+  JSON (BioRED), wrong passage offsets (the CDR evaluation-kit sample, whose
+  producer counted the title's characters in escaped XML, ``&apos;`` as
+  six), annotations without ``id`` (allowed by the DTD).
 * Error locations we control: every malformed input raises
   :class:`~spacy_bioner.errors.BioNERInputError` naming the file and the
   line/column (parse errors) or the document and annotation id.

@@ -14,10 +14,12 @@ brat cannot tell triggers from entities without ``annotation.conf``, so all
 Offsets count characters of the file as stored: a leading BOM is character 0
 (it is replaced by a space in the Doc so the offsets stay exact) and CRLF
 counts two characters. If a CRLF file's annotations only fit once CRLF is
-read as LF, the LF reading is used and the document is reported.
+read as LF, the LF reading is used and the document is reported; likewise a
+BOM is dropped (and reported) when the offsets only fit without it.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +37,7 @@ SKIPPED_KINDS = {
     "#": "notes",
     "*": "equivalences",
 }
+_ASCII_INT = re.compile(r"[0-9]+")
 
 
 def parse_fragments(spec: str, loc: str) -> list[tuple[int, int]]:
@@ -47,7 +50,8 @@ def parse_fragments(spec: str, loc: str) -> list[tuple[int, int]]:
     frags = []
     for part in spec.split(";"):
         bits = part.split()
-        if len(bits) != 2 or not all(b.isdigit() for b in bits):
+        # str.isdigit() accepts "²" or "١", which int() then rejects without a location
+        if len(bits) != 2 or not all(_ASCII_INT.fullmatch(b) for b in bits):
             raise BioNERInputError(Errors.E002.format(loc=loc, what=f"offsets {part.strip()!r} are not 'START END'"))
         start, end = int(bits[0]), int(bits[1])
         if start > end:
@@ -184,8 +188,15 @@ def read_brat(
                 text = lf
                 meta["newlines"] = "crlf-as-lf"
         if text.startswith("\ufeff"):
-            # Offsets count the BOM; a space keeps them exact without gluing
-            # the BOM onto the first word.
-            text = " " + text[1:]
-            meta["bom"] = True
+            if _fits(text[1:], anns) > _fits(text, anns):
+                # written by a tool that decoded with utf-8-sig
+                report.issue({"file": shown, "doc_id": txt.stem,
+                              "issue": "offsets fit the text only without its leading BOM; BOM dropped"})
+                text = text[1:]
+                meta["bom"] = "dropped"
+            else:
+                # Offsets count the BOM; a space keeps them exact without gluing
+                # the BOM onto the first word.
+                text = " " + text[1:]
+                meta["bom"] = True
         yield SourceDocument(doc_id=txt.stem, text=text, path=shown, annotations=anns, meta=meta)

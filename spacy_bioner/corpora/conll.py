@@ -7,7 +7,10 @@ Tag schemes: IOB1 and IOB2 (``B-``/``I-``/``O``) decode the same way here —
 otherwise starts one (the IOB1 reading; in an IOB2 file that is an error of
 the source, so such tags are counted and reported as a document issue).
 BIOES/BILOU (``S-``/``U-`` single, ``B-`` begin, ``I-``/``M-`` inside,
-``E-``/``L-`` end) is detected from its tags (``--scheme auto``) or forced.
+``E-``/``L-`` end) is recognised from its tags (``--scheme auto``: an
+``S-``/``U-``/``E-``/``L-`` tag closes its entity wherever it occurs, and IOB
+files have no such tags, so no pre-scan of the file is needed) or forced
+(``bioes``, or its alias ``bilou``).
 
 Files without ``-DOCSTART-`` (most of the MTL-Bioinformatics-2016 sets) have
 no document boundaries: each sentence becomes a document. Files with it give
@@ -16,6 +19,7 @@ one document per ``-DOCSTART-`` block, sentences marked inside.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 
 from ..errors import BioNERInputError, Errors, location
@@ -23,29 +27,44 @@ from .base import SourceAnnotation, SourceDocument
 from .io import display_path, find_files
 from .report import ConversionReport
 
-SCHEMES = ("auto", "iob1", "iob2", "bioes")
+SCHEMES = ("auto", "iob1", "iob2", "bioes", "bilou")
 _BEGIN = {"B"}
 _INSIDE = {"I", "M"}
 _END = {"E", "L"}
 _SINGLE = {"S", "U"}
+#: Files that sit next to CoNLL data in a corpus directory but hold no tokens
+#: (PharmaCoNER's ``labels.txt`` lists the tag set, one tag a line).
+_NOT_DATA = frozenset({"labels.txt", "readme.txt", "license.txt", "disclaimer.txt"})
 
 
-def _split_tag(tag: str, loc: str) -> tuple[str, str]:
+@lru_cache(maxsize=4096)
+def _parse_tag(tag: str) -> tuple[str, str] | None:
     if tag == "O":
         return "O", ""
     if len(tag) > 2 and tag[1] in "-_" and tag[0] in "BIMELSU":
         return tag[0], tag[2:]
-    raise BioNERInputError(Errors.E005.format(loc=loc, tag=tag, what="expected O or a B-/I-/E-/S- prefix and a type"))
+    return None
+
+
+def _split_tag(tag: str, shown: str, lineno: int) -> tuple[str, str]:
+    # cached, and the location is only formatted for an error: this runs once per token
+    parsed = _parse_tag(tag)
+    if parsed is None:
+        raise BioNERInputError(Errors.E005.format(
+            loc=location(shown, lineno), tag=tag, what="expected O or a B-/I-/E-/S- prefix and a type"))
+    return parsed
 
 
 def decode_tags(tags: list[tuple[str, str]], scheme: str) -> tuple[list[tuple[int, int, str]], int]:
     """Turn (prefix, type) tags into entity token ranges.
 
     tags (list[tuple[str, str]]): Split tags, ``("O", "")`` for outside.
-    scheme (str): ``"iob1"``, ``"iob2"`` or ``"bioes"`` (``"auto"`` resolved before).
+    scheme (str): ``"iob1"``, ``"iob2"`` or ``"bioes"`` (``"auto"`` and
+        ``"bilou"`` decode as ``"bioes"``).
     RETURNS (tuple[list[tuple[int, int, str]], int]): ``(start, end, type)``
         entities and the number of entities that began with an inside tag.
     """
+    closing = scheme in ("bioes", "bilou", "auto")
     ents: list[tuple[int, int, str]] = []
     orphan = 0
     start, label = -1, ""
@@ -63,7 +82,7 @@ def decode_tags(tags: list[tuple[str, str]], scheme: str) -> tuple[list[tuple[in
             if prefix not in _BEGIN and prefix not in _SINGLE:
                 orphan += 1
             start, label = i, typ
-        if scheme == "bioes" and prefix in _SINGLE | _END:
+        if closing and (prefix in _SINGLE or prefix in _END):
             ents.append((start, i + 1, label))
             start, label = -1, ""
     if start >= 0:
@@ -71,52 +90,58 @@ def decode_tags(tags: list[tuple[str, str]], scheme: str) -> tuple[list[tuple[in
     return ents, orphan
 
 
-def _detect_scheme(path: Path) -> str:
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            cols = line.split()
-            if len(cols) >= 2 and cols[-1][:2] in ("S-", "E-", "U-", "L-", "M-"):
-                return "bioes"
-    return "iob2"
+def _iter_lines(path: Path, shown: str) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, line)`` without the line end, decoding line by line.
+
+    The file is read as bytes and each line decoded on its own, so an invalid
+    UTF-8 byte is reported at its own line (a text-mode file decodes in large
+    chunks and fails at whichever line the chunk starts). LF, CRLF and CR line
+    ends are accepted; a BOM at the start of the file is dropped.
+    """
+    lineno = 0
+    with path.open("rb") as fh:
+        for raw in fh:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise BioNERInputError(Errors.E001.format(loc=location(shown, lineno + 1), err=err.reason)) from None
+            if lineno == 0 and text.startswith("\ufeff"):
+                text = text[1:]
+            text = text.rstrip("\r\n")
+            if "\r" in text:  # old Mac line ends: CR without LF
+                for part in text.split("\r"):
+                    lineno += 1
+                    yield lineno, part
+                continue
+            lineno += 1
+            yield lineno, text
 
 
-def _iter_sentences(path: Path) -> Iterator[tuple[bool, list[tuple[int, str, str]]]]:
+def _iter_sentences(path: Path, shown: str) -> Iterator[tuple[bool, list[tuple[int, str, str]]]]:
     """Yield ``(starts_new_document, [(line, token, tag)])`` per sentence."""
     new_doc = False
     sent: list[tuple[int, str, str]] = []
-    with path.open(encoding="utf-8", newline="") as fh:
-        lineno = 0
-        while True:
-            try:
-                raw = fh.readline()
-            except UnicodeDecodeError as err:
-                raise BioNERInputError(Errors.E001.format(loc=location(path, lineno + 1), err=err.reason)) from None
-            if not raw:
-                break
-            lineno += 1
-            line = raw.rstrip("\r\n")
-            if lineno == 1:
-                line = line.lstrip("\ufeff")
-            if not line.strip():
-                if sent:
-                    yield new_doc, sent
-                    sent, new_doc = [], False
-                continue
-            cols = [c.strip() for c in line.split("\t")] if "\t" in line else line.split()
-            while cols and not cols[-1]:
-                cols.pop()
-            if cols[0] == "-DOCSTART-":
-                if sent:
-                    yield new_doc, sent
-                    sent = []
-                new_doc = True
-                continue
-            if len(cols) < 2:
-                raise BioNERInputError(Errors.E004.format(
-                    loc=location(path, lineno), what=f"{line!r} has one column; expected 'token<TAB>tag'"))
-            if not cols[0]:
-                raise BioNERInputError(Errors.E004.format(loc=location(path, lineno), what="empty token"))
-            sent.append((lineno, cols[0], cols[-1]))
+    for lineno, line in _iter_lines(path, shown):
+        if not line.strip():
+            if sent:
+                yield new_doc, sent
+                sent, new_doc = [], False
+            continue
+        cols = [c.strip() for c in line.split("\t")] if "\t" in line else line.split()
+        while cols and not cols[-1]:
+            cols.pop()
+        if cols[0] == "-DOCSTART-":
+            if sent:
+                yield new_doc, sent
+                sent = []
+            new_doc = True
+            continue
+        if len(cols) < 2:
+            raise BioNERInputError(Errors.E004.format(
+                loc=location(shown, lineno), what=f"{line!r} has one column; expected 'token<TAB>tag'"))
+        if not cols[0]:
+            raise BioNERInputError(Errors.E004.format(loc=location(shown, lineno), what="empty token"))
+        sent.append((lineno, cols[0], cols[-1]))
     if sent:
         yield new_doc, sent
 
@@ -124,9 +149,10 @@ def _iter_sentences(path: Path) -> Iterator[tuple[bool, list[tuple[int, str, str
 def read_conll(path: str | Path, report: ConversionReport, *, scheme: str = "auto") -> Iterator[SourceDocument]:
     """Read CoNLL/IOB files into documents of pre-tokenised sentences.
 
-    path (str | Path): A file or a directory of ``.tsv``/``.conll``/``.iob``/``.txt``/``.bio`` files.
+    path (str | Path): A file or a directory of ``.tsv``/``.conll``/``.iob``/``.txt``/``.bio`` files
+        (in a directory, ``labels.txt``, ``README.txt``, ``LICENSE.txt`` and ``DISCLAIMER.txt`` are skipped).
     report (ConversionReport): Receives document issues (orphan inside tags).
-    scheme (str): ``auto``, ``iob1``, ``iob2`` or ``bioes``.
+    scheme (str): ``auto``, ``iob1``, ``iob2``, ``bioes`` or ``bilou`` (= ``bioes``).
     YIELDS (SourceDocument): Documents with ``words``, ``spaces`` and ``sent_starts``.
     """
     if scheme not in SCHEMES:
@@ -134,30 +160,33 @@ def read_conll(path: str | Path, report: ConversionReport, *, scheme: str = "aut
     root = Path(path)
     files = find_files(root, (".tsv", ".conll", ".iob", ".iob2", ".bio", ".txt", ".conllu"), "conll")
     for file in files:
+        if root.is_dir() and file.name.lower() in _NOT_DATA:
+            continue
         report.files += 1
-        shown = display_path(file, root)
-        file_scheme = _detect_scheme(file) if scheme == "auto" else scheme
-        has_docstart = False
-        buffer: list[list[tuple[int, str, str]]] = []
-        counter = 0
+        yield from _read_file(file, display_path(file, root), "bioes" if scheme in ("auto", "bilou") else scheme,
+                              report)
 
-        def flush(sents: list[list[tuple[int, str, str]]]) -> SourceDocument:
-            nonlocal counter
+
+def _read_file(file: Path, shown: str, scheme: str, report: ConversionReport) -> Iterator[SourceDocument]:
+    stem = Path(shown).stem
+    counter = 0
+    has_docstart = False
+    buffer: list[list[tuple[int, str, str]]] = []
+    for new_doc, sent in _iter_sentences(file, shown):
+        if new_doc:
+            has_docstart = True
+            if buffer:
+                counter += 1
+                yield _make_document(buffer, shown, f"{stem}-{counter:05d}", scheme, report)
+            buffer = []
+        if has_docstart:
+            buffer.append(sent)
+        else:
             counter += 1
-            return _make_document(sents, shown, f"{Path(shown).stem}-{counter:05d}", file_scheme, report)
-
-        for new_doc, sent in _iter_sentences(file):
-            if new_doc:
-                has_docstart = True
-                if buffer:
-                    yield flush(buffer)
-                buffer = []
-            if has_docstart:
-                buffer.append(sent)
-            else:
-                yield flush([sent])
-        if buffer:
-            yield flush(buffer)
+            yield _make_document([sent], shown, f"{stem}-{counter:05d}", scheme, report)
+    if buffer:
+        counter += 1
+        yield _make_document(buffer, shown, f"{stem}-{counter:05d}", scheme, report)
 
 
 def _make_document(
@@ -174,7 +203,7 @@ def _make_document(
         base = len(words)
         tags = []
         for k, (lineno, token, tag) in enumerate(sent):
-            tags.append(_split_tag(tag, location(shown, lineno)))
+            tags.append(_split_tag(tag, shown, lineno))
             words.append(token)
             sent_starts.append(k == 0)
             offsets.append(pos)
@@ -193,8 +222,9 @@ def _make_document(
     text = " ".join(words)
     if orphans and scheme != "iob1":
         report.issue({"file": shown, "doc_id": doc_id,
-                      "issue": f"{orphans} entit{'y' if orphans == 1 else 'ies'} begin with an I- tag "
-                               f"(line {lines[0]} onwards); read as IOB1 (I- after O starts an entity)"})
+                      "issue": f"{orphans} entit{'y' if orphans == 1 else 'ies'} begin with an inside tag "
+                               f"(I-/M-/E-/L- without a B-; line {lines[0]} onwards); each is read as "
+                               f"starting an entity there (the IOB1 reading)"})
     return SourceDocument(doc_id=doc_id, text=text, path=shown, annotations=annotations,
                           meta={"format": "conll", "line": lines[0] if lines else None},
                           words=words, spaces=spaces, sent_starts=sent_starts)

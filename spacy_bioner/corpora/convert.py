@@ -135,7 +135,7 @@ def _msgpack_registries_snapshot() -> Iterator[None]:
     registries = [srsly.msgpack.msgpack_encoders, srsly.msgpack.msgpack_decoders]
     for reg in registries:
         snapshot = reg.get_all()
-        reg.get_all = lambda snapshot=snapshot: dict(snapshot)  # type: ignore[method-assign]
+        reg.get_all = lambda snapshot=snapshot: dict(snapshot)
     try:
         yield
     finally:
@@ -183,19 +183,22 @@ def convert_corpus(
     return docbin, report
 
 
-def output_paths(input_path: str | Path, output: str | Path) -> tuple[Path, Path]:
+def output_paths(input_path: str | Path, output: str | Path, fmt: str = "") -> tuple[Path, Path]:
     """Where the DocBin and its report go.
 
     OUTPUT ending in ``.spacy`` is the DocBin file; otherwise it is a directory
-    and the file is named after the input. The report sits next to the DocBin
-    as ``NAME.report.json``.
+    and the file is named after the input, with ``-xml``/``-json`` added for
+    BioC so that ``Train.BioC.XML`` and ``Train.BioC.JSON`` do not overwrite
+    each other. The report sits next to the DocBin as ``NAME.report.json``.
     """
     out = Path(output)
     if out.suffix != ".spacy":
-        stem = Path(input_path).name
-        for suffix in (".txt", ".xml", ".json", ".tsv", ".conll", ".iob", ".pubtator", ".ann", ".bioc"):
-            if stem.lower().endswith(suffix):
-                stem = stem[: -len(suffix)]
+        name = Path(input_path).name
+        stem, dot, ext = name.rpartition(".")
+        if not dot or Path(input_path).is_dir():
+            stem, ext = name, ""
+        if fmt.startswith("bioc") and ext:
+            stem = f"{stem}-{ext.lower()}"
         out = out / f"{stem or 'corpus'}.spacy"
     return out, out.with_suffix(".report.json")
 

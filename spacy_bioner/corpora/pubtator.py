@@ -21,29 +21,50 @@ from .io import display_path, find_files
 from .report import ConversionReport
 
 
-def _iter_blocks(path: Path) -> Iterator[list[tuple[int, str]]]:
-    block: list[tuple[int, str]] = []
-    with path.open(encoding="utf-8", newline="") as fh:
-        lineno = 0
-        while True:
+def _iter_lines(path: Path, shown: str) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, line)`` without the line end, decoding line by line.
+
+    Each line is decoded on its own so that invalid UTF-8 is reported at its
+    own line (a text-mode file decodes in large chunks and fails at whichever
+    line a chunk starts). LF, CRLF and CR line ends are accepted; a BOM at the
+    start of the file is dropped (offsets never count it).
+    """
+    lineno = 0
+    with path.open("rb") as fh:
+        for raw in fh:
             try:
-                raw = fh.readline()
+                text = raw.decode("utf-8")
             except UnicodeDecodeError as err:
-                raise BioNERInputError(Errors.E001.format(loc=location(path, lineno + 1), err=err.reason)) from None
-            if not raw:
-                break
-            lineno += 1
-            line = raw.rstrip("\r\n")
-            if lineno == 1:
-                line = line.lstrip("\ufeff")
-            if not line.strip():
-                if block:
-                    yield block
-                    block = []
+                raise BioNERInputError(Errors.E001.format(loc=location(shown, lineno + 1), err=err.reason)) from None
+            if lineno == 0 and text.startswith("\ufeff"):
+                text = text[1:]
+            text = text.rstrip("\r\n")
+            if "\r" in text:  # old Mac line ends: CR without LF
+                for part in text.split("\r"):
+                    lineno += 1
+                    yield lineno, part
                 continue
-            block.append((lineno, line))
+            lineno += 1
+            yield lineno, text
+
+
+def _iter_blocks(path: Path, shown: str) -> Iterator[list[tuple[int, str]]]:
+    block: list[tuple[int, str]] = []
+    for lineno, line in _iter_lines(path, shown):
+        if not line.strip():
+            if block:
+                yield block
+                block = []
+            continue
+        block.append((lineno, line))
     if block:
         yield block
+
+
+def _is_offset(col: str) -> bool:
+    col = col.strip()
+    # ASCII digits only: str.isdigit() accepts "²" and the like, which int() refuses
+    return col.isascii() and col.isdigit()
 
 
 def read_pubtator(path: str | Path, report: ConversionReport) -> Iterator[SourceDocument]:
@@ -59,7 +80,7 @@ def read_pubtator(path: str | Path, report: ConversionReport) -> Iterator[Source
             continue
         report.files += 1
         shown = display_path(file, root)
-        for block in _iter_blocks(file):
+        for block in _iter_blocks(file, shown):
             yield _parse_block(block, file, shown, report)
 
 
@@ -85,11 +106,14 @@ def _parse_block(block: list[tuple[int, str]], file: Path, shown: str, report: C
             text += content
             continue
         cols = line.split("\t")
+        if len(cols) < 3:
+            raise BioNERInputError(Errors.E006.format(
+                loc=loc, what=f"{line[:60]!r} is neither a text ('PMID|t|title'), mention nor relation line"))
         if pmid is None:
             raise BioNERInputError(Errors.E006.format(loc=loc, what="annotation line before the 'PMID|t|' title line"))
-        if cols[0] != pmid:
+        if cols[0].strip() != pmid:
             raise BioNERInputError(Errors.E006.format(loc=loc, what=f"PMID {cols[0]!r} differs from the block's {pmid}"))
-        if len(cols) >= 3 and cols[1].strip().isdigit() and cols[2].strip().isdigit():
+        if _is_offset(cols[1]) and _is_offset(cols[2]):
             if len(cols) < 5:
                 raise BioNERInputError(Errors.E006.format(
                     loc=loc, what="mention line needs PMID, start, end, mention and type"))
@@ -101,10 +125,12 @@ def _parse_block(block: list[tuple[int, str]], file: Path, shown: str, report: C
                 report.skip("composite parts without offsets", len(cols[6].split("|")))
             anns.append(SourceAnnotation(ann_id=f"L{lineno}", label=cols[4].strip(), fragments=[(start, end)],
                                          text=cols[3], line=lineno, kb_id=kb_id if kb_id != "-1" else ""))
-        elif len(cols) >= 3:
-            report.skip("relations")
+        elif _is_offset(cols[1]) or cols[1].strip().lstrip("-").isdigit():
+            # a relation's second column is its type, never a number
+            raise BioNERInputError(Errors.E006.format(
+                loc=loc, what=f"offsets {cols[1]!r}-{cols[2]!r} are not both non-negative integers"))
         else:
-            raise BioNERInputError(Errors.E006.format(loc=loc, what=f"{line[:60]!r} is neither a text, mention nor relation line"))
+            report.skip("relations")
     assert pmid is not None  # a block always has at least one line
     return SourceDocument(doc_id=pmid, text=text, path=shown, annotations=anns,
                           meta={"format": "pubtator", "pmid": pmid, "passages": passages},

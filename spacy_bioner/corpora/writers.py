@@ -47,7 +47,8 @@ def brat_from_source(doc: SourceDocument) -> tuple[str, str]:
     space, as BRAT does), with CR and LF replaced by spaces since the
     ``.ann`` format is line-based; readers compare whitespace-normalised text,
     so such annotations still validate. Write both strings without newline
-    translation (``newline=""``) so CRLF offsets stay exact.
+    translation (``newline=""``) so CRLF offsets stay exact. A text the BRAT
+    reader read with a BOM (``meta["bom"]``, kept as a space) gets its BOM back.
 
     doc (SourceDocument): The document; its offsets must index ``doc.text``.
     RETURNS (tuple[str, str]): The ``.txt`` and the ``.ann`` content.
@@ -68,7 +69,10 @@ def brat_from_source(doc: SourceDocument) -> tuple[str, str]:
         spec = ";".join(f"{s} {e}" for s, e in ann.fragments)
         mention = _covered(doc.text, ann).replace("\r", " ").replace("\n", " ")
         lines.append(f"{ann_id}\t{ann.label} {spec}\t{mention}\n")
-    return doc.text, "".join(lines)
+    text = doc.text
+    if doc.meta.get("bom") and text.startswith(" "):
+        text = "\ufeff" + text[1:]
+    return text, "".join(lines)
 
 
 # -- BioC ---------------------------------------------------------------------------
@@ -128,7 +132,7 @@ def _bioc_collection(
             "passages": [
                 {"offset": off, "infons": {"type": ptype} if ptype else {}, "text": text,
                  "sentences": [], "annotations": anns, "relations": []}
-                for (off, text, ptype), anns in zip(passages, grouped)
+                for (off, text, ptype), anns in zip(passages, grouped, strict=True)
             ],
             "relations": [],
         })
