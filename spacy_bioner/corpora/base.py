@@ -15,10 +15,13 @@ label map), and the report lists each adjusted and rejected one with a reason.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy
+from spacy.attrs import SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
@@ -109,27 +112,29 @@ def split_sentences(doc: Doc, protected: Sequence[tuple[int, int]] = (),
     n = len(doc)
     if n == 0:
         return []
+    # Boundaries are placed only on non-space tokens, so whitespace (a double
+    # space, a line break, U+2009) always stays with the sentence before it and
+    # no sentence consists of whitespace alone.
+    words = [t.i for t in doc if not t.is_space]
     starts = {0}
-    starts.update(i for i in forced if 0 < i < n)
-    for i, tok in enumerate(doc[:-1]):
-        nxt = doc[i + 1]
-        if "\n" in tok.text or (tok.is_space and "\n" in tok.whitespace_):
-            starts.add(i + 1)
-        elif "\n" in tok.whitespace_:
-            starts.add(i + 1)
+    for k, i in enumerate(words[:-1]):
+        j = words[k + 1]
+        tok = doc[i]
+        between = tok.whitespace_ + "".join(doc[m].text_with_ws for m in range(i + 1, j))
+        if "\n" in between:
+            starts.add(j)
         elif tok.text in _SENT_END or (len(tok.text) > 1 and tok.text[-1] in "?!"):
             prev = doc[i - 1].text.lower().rstrip(".") if i > 0 else ""
-            first = nxt.text[:1]
             if tok.text == "." and (prev in _ABBREVIATIONS or (len(prev) == 1 and prev.isalpha())):
                 continue
+            first = doc[j].text[:1]
             if first.isupper() or first.isdigit() or first in "([":
-                starts.add(i + 1)
-    # whitespace tokens belong to the sentence before them
-    for i in sorted(starts):
-        if i > 0 and doc[i].is_space:
-            starts.discard(i)
-            if i + 1 < n:
-                starts.add(i + 1)
+                starts.add(j)
+    for i in forced:
+        nxt = next((w for w in words if w >= i), None)
+        if nxt is not None and nxt > 0:
+            starts.add(nxt)
+    starts = {i for i in starts if i == 0 or any(not t.is_space for t in doc[:i])}
     for s, e in protected:
         for i in range(s + 1, e):
             starts.discard(i)
@@ -200,9 +205,11 @@ class DocBuilder:
             doc.user_data[SOURCE_KEY] = {**src.meta, "doc_id": src.doc_id, "file": src.path,
                                          "char_offset": src.meta.get("char_offset", 0)}
             ranges = self._sentence_ranges(src, doc, spans)
-            starts = {s for s, _ in ranges}
-            for i, tok in enumerate(doc):
-                tok.is_sent_start = i in starts
+            if len(doc):
+                # one from_array call: assigning token.is_sent_start one by one is quadratic
+                flags = numpy.full((len(doc), 1), -1, dtype="int64")
+                flags[[s for s, _ in ranges], 0] = 1
+                doc.from_array([SENT_START], flags.astype("uint64"))
             self.report.count_sentences(len(ranges))
             self.report.count_output(1)
             return [doc]
@@ -268,10 +275,11 @@ class DocBuilder:
         doc.spans[self.spans_key] = spans
         ents = filter_spans(spans)
         doc.set_ents(ents, default="outside")
-        chosen = {(s.start, s.end, s.label_) for s in ents}
-        for sp in spans:
-            if (sp.start, sp.end, sp.label_) not in chosen:
-                self.report.count_not_in_ents(sp.label_)
+        left_out = Counter(sp.label_ for sp in spans)
+        left_out.subtract(sp.label_ for sp in ents)
+        for label, n in left_out.items():
+            if n > 0:
+                self.report.count_not_in_ents(label, n)
 
     def _convert(self, src: SourceDocument, doc: Doc, ann: SourceAnnotation) -> list[Span]:
         rep = self.report
@@ -310,7 +318,7 @@ class DocBuilder:
                 rep.rejected(ann.label, {**record, "reason": "discontinuous mention (policy 'skip')"})
                 return []
             if self.discontinuous == "span":
-                frags = [(frags[0][0], frags[-1][1])]
+                frags = [(frags[0][0], max(e for _, e in frags))]
                 reasons.append("discontinuous mention merged into one span from first start to last end")
             else:
                 reasons.append(f"discontinuous mention split into {len(frags)} spans")

@@ -54,7 +54,10 @@ def load_label_map(path: str | Path | None) -> dict[str, str | None] | None:
     p = Path(path)
     if not p.exists():
         raise BioNERInputError(Errors.E009.format(path=p))
-    content = p.read_text(encoding="utf-8")
+    try:
+        content = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise BioNERInputError(Errors.E012.format(path=p, what=f"not UTF-8 ({err.reason})")) from None
     if p.suffix.lower() == ".json" or content.lstrip().startswith("{"):
         try:
             data = json.loads(content)

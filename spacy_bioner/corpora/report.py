@@ -63,8 +63,9 @@ class ConversionReport:
     def dropped(self, label: str) -> None:
         self.labels[label]["dropped"] += 1
 
-    def count_not_in_ents(self, label: str) -> None:
-        self.not_in_ents[label] += 1
+    def count_not_in_ents(self, label: str, n: int = 1) -> None:
+        """Count spans kept in doc.spans only, under their *converted* label."""
+        self.not_in_ents[label] += n
 
     def skip(self, kind: str, n: int = 1) -> None:
         self.skipped[kind] += n
@@ -96,10 +97,10 @@ class ConversionReport:
             "output_docs": self.output_docs,
             "totals": self.totals(),
             "labels": {
-                label: {"source": c["source"], **{k: c[k] for k in OUTCOMES},
-                        "spans_only": self.not_in_ents.get(label, 0)}
+                label: {"source": c["source"], **{k: c[k] for k in OUTCOMES}}
                 for label, c in sorted(self.labels.items())
             },
+            "spans_only": dict(sorted(self.not_in_ents.items())),
             "skipped": dict(sorted(self.skipped.items())),
             "document_issues": self.document_issues,
             "adjusted": self.adjusted_records,
@@ -108,7 +109,7 @@ class ConversionReport:
             "documents_per_second": round(self.documents / self.seconds, 1) if self.seconds else None,
             "notes": {
                 "outcomes": "source == exact + adjusted + rejected + dropped for every label; dropped = removed by the label map.",
-                "spans_only": "annotations kept in doc.spans but left out of doc.ents because they overlap a longer one (counted under the converted label).",
+                "spans_only": "per converted label (after the label map): spans kept in doc.spans but left out of doc.ents because they overlap a longer one.",
             },
         }
 
@@ -121,15 +122,16 @@ class ConversionReport:
         msg = printer or Printer()
         rows = []
         for label, c in sorted(self.labels.items(), key=lambda kv: -kv[1]["source"]):
-            rows.append((label, c["source"], c["exact"], c["adjusted"], c["rejected"], c["dropped"],
-                         self.not_in_ents.get(label, 0)))
+            rows.append((label, c["source"], c["exact"], c["adjusted"], c["rejected"], c["dropped"]))
         t = self.totals()
-        rows.append(("TOTAL", t["source"], t["exact"], t["adjusted"], t["rejected"], t["dropped"],
-                     sum(self.not_in_ents.values())))
+        rows.append(("TOTAL", t["source"], t["exact"], t["adjusted"], t["rejected"], t["dropped"]))
         msg.info(f"{self.corpus} ({self.format}): {self.files} file(s), {self.documents} document(s), "
                  f"{self.sentences} sentence(s) -> {self.output_docs} Doc(s) in {self.seconds:.1f}s")
-        msg.table(rows, header=("label", "source", "exact", "adjusted", "rejected", "dropped", "spans only"),
-                  divider=True, aligns=("l", "r", "r", "r", "r", "r", "r"))
+        msg.table(rows, header=("label", "source", "exact", "adjusted", "rejected", "dropped"),
+                  divider=True, aligns=("l", "r", "r", "r", "r", "r"))
+        if self.not_in_ents:
+            msg.text("In doc.spans only (overlap a longer span in doc.ents): "
+                     + ", ".join(f"{k} {v}" for k, v in sorted(self.not_in_ents.items())))
         if self.skipped:
             msg.text("Not converted (not entity mentions): "
                      + ", ".join(f"{k} {v}" for k, v in sorted(self.skipped.items())))

