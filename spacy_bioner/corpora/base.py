@@ -14,7 +14,6 @@ label map), and the report lists each adjusted and rejected one with a reason.
 """
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..errors import BioNERInputError, Errors, location
 from .base import SourceAnnotation, SourceDocument
-from .io import display_path, find_files
+from .io import display_path, find_files, iter_lines
 from .report import ConversionReport
 
 SCHEMES = ("auto", "iob1", "iob2", "bioes", "bilou")
@@ -90,38 +90,11 @@ def decode_tags(tags: list[tuple[str, str]], scheme: str) -> tuple[list[tuple[in
     return ents, orphan
 
 
-def _iter_lines(path: Path, shown: str) -> Iterator[tuple[int, str]]:
-    """Yield ``(line number, line)`` without the line end, decoding line by line.
-
-    The file is read as bytes and each line decoded on its own, so an invalid
-    UTF-8 byte is reported at its own line (a text-mode file decodes in large
-    chunks and fails at whichever line the chunk starts). LF, CRLF and CR line
-    ends are accepted; a BOM at the start of the file is dropped.
-    """
-    lineno = 0
-    with path.open("rb") as fh:
-        for raw in fh:
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise BioNERInputError(Errors.E001.format(loc=location(shown, lineno + 1), err=err.reason)) from None
-            if lineno == 0 and text.startswith("\ufeff"):
-                text = text[1:]
-            text = text.rstrip("\r\n")
-            if "\r" in text:  # old Mac line ends: CR without LF
-                for part in text.split("\r"):
-                    lineno += 1
-                    yield lineno, part
-                continue
-            lineno += 1
-            yield lineno, text
-
-
 def _iter_sentences(path: Path, shown: str) -> Iterator[tuple[bool, list[tuple[int, str, str]]]]:
     """Yield ``(starts_new_document, [(line, token, tag)])`` per sentence."""
     new_doc = False
     sent: list[tuple[int, str, str]] = []
-    for lineno, line in _iter_lines(path, shown):
+    for lineno, line in iter_lines(path, shown):
         if not line.strip():
             if sent:
                 yield new_doc, sent

@@ -1,10 +1,10 @@
 """File helpers shared by the readers: finding inputs, reading text exactly."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from ..errors import BioNERInputError, Errors
+from ..errors import BioNERInputError, Errors, location
 
 
 def find_files(path: str | Path, suffixes: Iterable[str], fmt: str) -> list[Path]:
@@ -49,3 +49,30 @@ def display_path(path: Path, root: Path) -> str:
         return str(rel)
     except ValueError:
         return str(path)
+
+
+def iter_lines(path: Path, shown: str) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, line)`` without the line end, decoding line by line.
+
+    The file is read as bytes and each line decoded on its own, so an invalid
+    UTF-8 byte is reported at its own line (a text-mode file decodes in large
+    chunks and fails at whichever line the chunk starts). LF, CRLF and CR line
+    ends are accepted; a BOM at the start of the file is dropped.
+    """
+    lineno = 0
+    with path.open("rb") as fh:
+        for raw in fh:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise BioNERInputError(Errors.E001.format(loc=location(shown, lineno + 1), err=err.reason)) from None
+            if lineno == 0 and text.startswith("\ufeff"):
+                text = text[1:]
+            text = text.rstrip("\r\n")
+            if "\r" in text:  # old Mac line ends: CR without LF
+                for part in text.split("\r"):
+                    lineno += 1
+                    yield lineno, part
+                continue
+            lineno += 1
+            yield lineno, text

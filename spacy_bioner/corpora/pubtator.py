@@ -17,40 +17,13 @@ from pathlib import Path
 
 from ..errors import BioNERInputError, Errors, location
 from .base import SourceAnnotation, SourceDocument
-from .io import display_path, find_files
+from .io import display_path, find_files, iter_lines
 from .report import ConversionReport
-
-
-def _iter_lines(path: Path, shown: str) -> Iterator[tuple[int, str]]:
-    """Yield ``(line number, line)`` without the line end, decoding line by line.
-
-    Each line is decoded on its own so that invalid UTF-8 is reported at its
-    own line (a text-mode file decodes in large chunks and fails at whichever
-    line a chunk starts). LF, CRLF and CR line ends are accepted; a BOM at the
-    start of the file is dropped (offsets never count it).
-    """
-    lineno = 0
-    with path.open("rb") as fh:
-        for raw in fh:
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise BioNERInputError(Errors.E001.format(loc=location(shown, lineno + 1), err=err.reason)) from None
-            if lineno == 0 and text.startswith("\ufeff"):
-                text = text[1:]
-            text = text.rstrip("\r\n")
-            if "\r" in text:  # old Mac line ends: CR without LF
-                for part in text.split("\r"):
-                    lineno += 1
-                    yield lineno, part
-                continue
-            lineno += 1
-            yield lineno, text
 
 
 def _iter_blocks(path: Path, shown: str) -> Iterator[list[tuple[int, str]]]:
     block: list[tuple[int, str]] = []
-    for lineno, line in _iter_lines(path, shown):
+    for lineno, line in iter_lines(path, shown):
         if not line.strip():
             if block:
                 yield block
