@@ -1,11 +1,12 @@
 """spacy_bioner: biomedical named entity recognition for spaCy.
 
-Importing the package registers its scorers, corpus readers and tokenizer
-in spaCy's registries (they are also declared as entry points, so spaCy
-finds them without the import).
+Importing the package registers its scorers, corpus readers, tokenizer,
+components and architectures in spaCy's registries (they are also declared
+as entry points, so spaCy finds them without the import).
 """
-from . import scoring, tokenizer  # noqa: F401  (registration side effects)
+from . import pipeline, scoring, tokenizer  # noqa: F401  (registration side effects)
 from .about import __version__
 from .corpora import registry as _corpus_registry  # noqa: F401
+from .models import prompt_tagger as _prompt_tagger  # noqa: F401
 
 __all__ = ["__version__"]

@@ -208,7 +208,7 @@ class DocBuilder:
                 # one from_array call: assigning token.is_sent_start one by one is quadratic
                 flags = numpy.full((len(doc), 1), -1, dtype="int64")
                 flags[[s for s, _ in ranges], 0] = 1
-                doc.from_array([SENT_START], flags.astype("uint64"))
+                doc.from_array([SENT_START], flags.astype("uint64"))  # type: ignore[arg-type]
             self.report.count_sentences(len(ranges))
             self.report.count_output(1)
             return [doc]

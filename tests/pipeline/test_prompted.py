@@ -243,7 +243,7 @@ def test_load_offline_in_fresh_process(trained: Language, tmp_path: Path) -> Non
     script = (
         "import json, sys, spacy, spacy_bioner\n"
         "nlp = spacy.load(sys.argv[1])\n"
-        "docs = nlp.pipe(json.loads(sys.argv[2]))\n"
+        "docs = list(nlp.pipe(json.loads(sys.argv[2])))\n"
         "g = [d.spans['sc'] for d in docs]\n"
         "print(json.dumps([[[s.start, s.end, s.label_, x] for s, x in zip(gr, gr.attrs['scores'])] for gr in g]))\n"
     )
@@ -278,6 +278,21 @@ def test_loading_into_wrong_tag_scheme_raises(trained: Language, tiny_bert_dir: 
     bio = make_nlp(tiny_bert_dir, model={"tag_scheme": "bio"})
     with pytest.raises(ValueError, match="tag_scheme"):
         bio.get_pipe("bioner_prompted").from_bytes(trained.get_pipe("bioner_prompted").to_bytes())
+
+
+def test_bf16_inference_is_close(trained: Language) -> None:
+    config = trained.config.copy()
+    config["components"]["bioner_prompted"]["model"]["inference_bf16"] = True
+    fast = spacy.util.load_model_from_config(config).from_bytes(trained.to_bytes())
+    texts = [text for text, _ in TRAIN]
+    pipe, fast_pipe = trained.get_pipe("bioner_prompted"), fast.get_pipe("bioner_prompted")
+    exact = pipe.predict([trained.make_doc(t) for t in texts])
+    approx = fast_pipe.predict([fast.make_doc(t) for t in texts])
+    assert [p.spans for p in exact] != [p.spans for p in approx]  # the scores move...
+    assert [[s[:3] for s in p.spans] for p in exact] == [[s[:3] for s in p.spans] for p in approx]
+    for e, a in zip(exact, approx, strict=True):
+        for label in LABELS:
+            numpy.testing.assert_allclose(e.word_probs[label], a.word_probs[label], atol=0.05)
 
 
 # ---- empty input, pipe vs call ------------------------------------------------
@@ -316,10 +331,10 @@ def test_sentences_are_tagged_separately(trained: Language) -> None:
     text = "Patients with breast cancer received tamoxifen daily . Cisplatin induced nephrotoxicity in two rats ."
     doc = trained.make_doc(text)
     for token in doc:
-        token.is_sent_start = token.i in (0, 9)
+        token.is_sent_start = token.i in (0, 8)
     pipe = trained.get_pipe("bioner_prompted")
     queries = pipe._queries([doc], [pipe.labels])
-    assert [(q.key[1], q.key[2]) for q in queries] == [(0, 9), (0, 9), (9, 16), (9, 16)]
+    assert [(q.key[1], q.key[2]) for q in queries] == [(0, 8), (0, 8), (8, 15), (8, 15)]
     doc = pipe(doc)
     assert spans_of(doc) == sorted([(14, 27, "Disease"), (37, 46, "Chemical"), (55, 64, "Chemical"), (73, 87, "Disease")])
 
@@ -345,7 +360,8 @@ def test_label_independence(trained: Language) -> None:
     assert any(spans for spans, _ in both)
     pipe.set_labels({"Disease": "disease"})
     alone = _label_output(nlp, texts, "Disease")
-    pipe.set_labels({"Chemical": "chemical", "Disease": "disease", "Gene": "gene"})
+    # other labels first, one with a long description: other row lengths, other padding
+    pipe.set_labels({"Chemical": "chemical drug given to the patients", "Gene": "gene", "Disease": "disease"})
     reordered = _label_output(nlp, texts, "Disease")
     # exactly equal, scores included: no padding or batching leaks across labels
     assert both == alone == reordered

@@ -1,0 +1,17 @@
+"""Thinc layers, their batch preparation, and Hugging Face (de)serialization."""
+from .hf import hf_from_bytes, hf_to_bytes, load_hf_encoder, resolve_encoder
+from .prompt_batching import PromptBatch, PromptQuery, encode_queries
+from .prompt_tagger import PromptScores, build_prompt_tagger, get_shim
+
+__all__ = [
+    "PromptBatch",
+    "PromptQuery",
+    "PromptScores",
+    "build_prompt_tagger",
+    "encode_queries",
+    "get_shim",
+    "hf_from_bytes",
+    "hf_to_bytes",
+    "load_hf_encoder",
+    "resolve_encoder",
+]
