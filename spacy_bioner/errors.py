@@ -56,6 +56,22 @@ class Errors:
     E316 = "The saved weights do not fit the model built from the saved config: {err}. The saved pipeline is damaged or was written by an incompatible version of spacy_bioner."
     E317 = "The saved model scores {saved} tags per subword but the configured tag_scheme {scheme!r} has {n}. Set tag_scheme in the component's [model] block to the scheme it was trained with ('binary': 2 tags, 'bio': 3)."
     E318 = "Invalid labels for component '{name}': {what}. Give a mapping {{label: description}} (or a list of labels, each described by its own name)."
+    E400 = "--{what} '{path}' cannot be read as a DocBin (.spacy) file: {err}. Give a file written by `python -m spacy_bioner convert` or `spacy convert`."
+    E401 = "--{what} '{path}' contains no documents."
+    E402 = "Hidden label {label!r} has no gold span in the test set '{path}', so it cannot be scored. Labels annotated there: {labels}."
+    E403 = "Hidden label {label!r} has no gold span in any training sentence of '{path}', so the {k}-shot runs have nothing to sample. Labels annotated there: {labels}. Run with --shots 0 for zero-shot only, or hide a label the training set annotates."
+    E404 = "Invalid --shots {value!r}: {what}. Give comma-separated non-negative integers, e.g. 0,1,10,100."
+    E405 = "Invalid --seeds {value!r}: give a positive number of few-shot samples per k."
+    E406 = "Invalid hidden labels {labels!r}: {what}. Give each label once with --hidden LABEL."
+    E407 = "Every label of the training set '{path}' ({labels}) is hidden: the base model would have nothing to learn. Hide fewer labels."
+    E408 = "The dev set '{path}' has no gold span of the seen labels ({labels}) once the hidden ones are removed: base-model selection would have nothing to score. Use a dev set that annotates the seen labels."
+    E409 = "Label descriptions '{path}' are not valid: {what}. Give a JSON object {{label: description}} with non-empty strings."
+    E410 = "Config '{path}' cannot be used: {err}"
+    E411 = "Config '{path}' has {n} components with factory 'bioner_prompted' ({names}); the few-shot experiment needs exactly one."
+    E412 = "Config '{path}': the {what} corpus '{dot_name}' has no `path` setting, so the few-shot experiment cannot point it at the filtered data. Use a reader with a path, e.g. spacy.Corpus.v1."
+    E413 = "Invalid few-shot schedule: {what}."
+    E414 = "The base model '{path}' knows the hidden label(s) {labels}: it was not trained on the seen labels only. This is a bug in spacy_bioner.fewshot."
+    E500 = "'{path}' exists and is not an exported encoder (it has no config.json). Pass --force to replace it, or choose another output directory."
 
 
 class BioNERInputError(ValueError):
