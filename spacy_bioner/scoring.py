@@ -270,12 +270,7 @@ def make_span_scorer(spans_key: str | None = None) -> ScorerFunc:
     RETURNS (Callable[..., dict[str, Any]]): The scorer, called as `scorer(examples, **kwargs)`.
     """
 
-    def span_scorer(examples: Iterable[Example], **kwargs: Any) -> dict[str, Any]:
-        kwargs.pop("labels", None)
-        kwargs["spans_key"] = spans_key
-        return score_spans(examples, **kwargs)
-
-    return span_scorer
+    return _bind_key(score_spans, spans_key, "span_scorer")
 
 
 @spacy.registry.scorers("spacy_bioner.token_scorer.v1")
@@ -289,12 +284,19 @@ def make_token_scorer(spans_key: str | None = None) -> ScorerFunc:
     RETURNS (Callable[..., dict[str, Any]]): The scorer, called as `scorer(examples, **kwargs)`.
     """
 
-    def token_scorer(examples: Iterable[Example], **kwargs: Any) -> dict[str, Any]:
+    return _bind_key(score_tokens, spans_key, "token_scorer")
+
+
+def _bind_key(score: Callable[..., dict[str, Any]], spans_key: str | None, name: str) -> ScorerFunc:
+    """A scorer with a fixed span key that ignores the component's own label set."""
+
+    def scorer(examples: Iterable[Example], **kwargs: Any) -> dict[str, Any]:
         kwargs.pop("labels", None)
         kwargs["spans_key"] = spans_key
-        return score_tokens(examples, **kwargs)
+        return score(examples, **kwargs)
 
-    return token_scorer
+    scorer.__name__ = scorer.__qualname__ = name
+    return scorer
 
 
 def evaluate_docs(
