@@ -25,7 +25,7 @@ What the component reads and writes:
 # which needs real annotations.
 import random
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -227,6 +227,7 @@ class PromptedTagger(TrainablePipe):
         self.cfg: dict[str, Any] = {"labels": {}, "thresholds": {}}
         # source document id -> labels annotated in it, from initialize()
         self._doc_labels: dict[str, set[str]] = {}
+        self._pair_all = False
         if labels:
             self.set_labels(labels)
 
@@ -353,6 +354,7 @@ class PromptedTagger(TrainablePipe):
         validate_get_examples(get_examples, "PromptedTagger.initialize")
         found: set[str] = set()
         doc_labels: dict[str, set[str]] = defaultdict(set)
+        n_examples: Counter[str | None] = Counter()
         for eg in get_examples():
             gold = self._gold_spans(eg.reference)
             if gold is None:
@@ -360,8 +362,14 @@ class PromptedTagger(TrainablePipe):
             present = {label for _, _, label in gold}
             found |= present
             doc_id = _doc_id(eg.reference)
+            n_examples[doc_id] += 1
             if doc_id is not None:
                 doc_labels[doc_id] |= present
+        # Without document boundaries (CoNLL files without -DOCSTART-: every
+        # sentence its own document) "the labels of its document" would drop
+        # every sentence without an entity from training; the corpus is then
+        # the document and every sentence is paired with every label.
+        self._pair_all = bool(n_examples) and (None in n_examples or max(n_examples.values()) == 1)
         if labels is not None:
             self.set_labels(labels)
         elif not self.cfg["labels"]:
@@ -551,7 +559,9 @@ class PromptedTagger(TrainablePipe):
                 continue
             present = {label for _, _, label in gold}
             doc_id = _doc_id(eg.reference)
-            if doc_id is not None:
+            if self._pair_all:
+                present = set(known)
+            elif doc_id is not None:
                 present |= self._doc_labels.get(doc_id, set()) | batch_doc_labels[doc_id]
             chosen = [
                 label for label in known

@@ -195,6 +195,20 @@ def test_training_pairs_follow_the_source_document(tiny_bert_dir: Path) -> None:
     assert pipe._training_labels(lone)[2] == ["Disease", "Chemical", "Gene"]
 
 
+@pytest.mark.parametrize("doc_ids", [None, "unique"])
+def test_corpus_without_documents_pairs_every_label(tiny_bert_dir: Path, doc_ids: str | None) -> None:
+    # CoNLL without -DOCSTART-: every sentence is its own document, so sentences
+    # without entities must still be trained on (as negatives for every label)
+    nlp = make_nlp(tiny_bert_dir, labels={"Disease": "disease", "Chemical": "chemical", "Gene": "gene"})
+    if doc_ids is None:
+        examples = make_examples(nlp, TRAIN, doc_id=None)
+    else:
+        examples = [eg for i, item in enumerate(TRAIN) for eg in make_examples(nlp, [item], doc_id=f"s{i}")]
+    nlp.initialize(lambda: examples)
+    pipe = nlp.get_pipe("bioner_prompted")
+    assert pipe._training_labels(examples) == [["Disease", "Chemical", "Gene"]] * 3
+
+
 def test_gold_from_ents_without_span_group(tiny_bert_dir: Path) -> None:
     nlp = make_nlp(tiny_bert_dir, labels=LABELS)
     eg = make_examples(nlp, TRAIN[:1])[0]
