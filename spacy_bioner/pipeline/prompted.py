@@ -39,6 +39,7 @@ from spacy.util import filter_spans
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer
 
+from ..corpora.base import SOURCE_KEY
 from ..errors import Errors
 from ..models.prompt_batching import (
     TAG_SCHEMES,
@@ -51,8 +52,6 @@ from ..models.prompt_batching import (
 )
 from ..models.prompt_tagger import PromptScores, get_shim
 
-#: Key of the source identity the corpus readers put in ``doc.user_data``.
-SOURCE_KEY = "bioner_source"
 SUBWORD_TARGETS = ("all", "first")
 
 DEFAULT_CONFIG_STR = """
