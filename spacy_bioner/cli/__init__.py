@@ -9,7 +9,7 @@ import typer
 
 app = typer.Typer(
     name="spacy_bioner",
-    help="Biomedical NER for spaCy: convert corpora, evaluate pipelines.",
+    help="Biomedical NER for spaCy: convert corpora, export encoders, evaluate pipelines, run few-shot experiments.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -18,7 +18,7 @@ app = typer.Typer(
 
 @app.callback()
 def _root() -> None:
-    """Biomedical NER for spaCy: convert corpora, evaluate pipelines."""
+    """Biomedical NER for spaCy: convert corpora, export encoders, evaluate pipelines, run few-shot experiments."""
 
 
 # Importing the command modules registers their commands on ``app``.
