@@ -4,8 +4,9 @@ baseline and spaCy's CNN `ner`, with the same encoder and training budget.
     python benchmarks/bench_ncbi.py --steps 700 --output benchmarks/results/ncbi
 
 Data: ../shared/corpora/conll/NCBI-disease-IOB (train / devel / test), one Doc
-per sentence. Budget: the same number of optimizer steps of 16 sentences for
-the transformer systems (`--steps`); the CNN gets its own default batcher and
+per sentence. Budget: the same number of optimizer steps of 16 sentences and
+the same learning-rate schedule (Adam, `--learn-rate` warmed up over 10% of the
+steps, then linear decay to zero) for the transformer systems (`--steps`); the CNN gets its own default batcher and
 `--cnn-steps`. Model selection on dev only. Each training and each evaluation
 runs in its own process under /usr/bin/time, which gives its peak memory.
 Prints and writes a Markdown table; `--only` runs a subset.
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=700)
     parser.add_argument("--cnn-steps", type=int, default=3000)
     parser.add_argument("--eval-frequency", type=int, default=175)
+    parser.add_argument("--learn-rate", type=float, default=5e-5)
     parser.add_argument("--output", default="benchmarks/results/ncbi")
     parser.add_argument("--work", default="/tmp/bench_ncbi")
     parser.add_argument("--only", default="prompted-binary,prompted-bio,trf,cnn,scaling")
@@ -71,19 +73,24 @@ def main() -> None:
                             "--format", "conll", "--quiet"], check=True, capture_output=True)
         data[split] = str(path)
     common = ["--paths.train", data["train"], "--paths.dev", data["dev"], "--training.max_epochs", "0"]
+    # one schedule for every transformer system: warm up over 10% of the
+    # budget, then decay linearly to zero at its end
+    schedule = ["--training.optimizer.learn_rate.initial_rate", str(args.learn_rate),
+                "--training.optimizer.learn_rate.warmup_steps", str(args.steps // 10),
+                "--training.optimizer.learn_rate.total_steps", str(args.steps)]
     systems = {
         "prompted-binary": ("configs/prompted.cfg", [
             "--paths.encoder", encoder, "--training.max_steps", str(args.steps),
-            "--training.eval_frequency", str(args.eval_frequency),
+            "--training.eval_frequency", str(args.eval_frequency), *schedule,
             "--components.bioner_prompted.labels", PROMPT_LABELS]),
         "prompted-bio": ("configs/prompted.cfg", [
             "--paths.encoder", encoder, "--training.max_steps", str(args.steps),
-            "--training.eval_frequency", str(args.eval_frequency),
+            "--training.eval_frequency", str(args.eval_frequency), *schedule,
             "--components.bioner_prompted.labels", PROMPT_LABELS,
             "--components.bioner_prompted.model.tag_scheme", "bio"]),
         "trf": ("configs/baseline_trf.cfg", [
             "--paths.encoder", encoder, "--training.max_steps", str(args.steps),
-            "--training.eval_frequency", str(args.eval_frequency)]),
+            "--training.eval_frequency", str(args.eval_frequency), *schedule]),
         "cnn": ("configs/baseline_cnn.cfg", [
             "--training.max_steps", str(args.cnn_steps), "--training.eval_frequency", "200"]),
     }

@@ -288,7 +288,7 @@ def fewshot_run(corpus: dict[str, Path], tiny_bert_dir: Path, tmp_path_factory: 
     args = fewshot_args(
         corpus, output, "--hidden", "Gene", "--shots", "0,1,2", "--seeds", "2",
         "--encoder", str(tiny_bert_dir), "--max-steps", "2", "--fewshot-steps", "2",
-        "--training.batcher.size=4", "--training.optimizer.learn_rate=0.001",
+        "--training.batcher.size=4", "--training.optimizer.learn_rate.initial_rate=0.001",
     )
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output + repr(result.exception)
