@@ -1,9 +1,12 @@
 """Thinc layers, their batch preparation, and Hugging Face (de)serialization."""
+from .btl_tagger import BTLTaggerShim, build_btl_tagger
 from .hf import hf_from_bytes, hf_to_bytes, load_hf_encoder, resolve_encoder
 from .prompt_batching import PromptBatch, PromptQuery, encode_queries
 from .prompt_tagger import PromptScores, build_prompt_tagger, get_shim
 
 __all__ = [
+    "BTLTaggerShim",
+    "build_btl_tagger",
     "PromptBatch",
     "PromptQuery",
     "PromptScores",

@@ -1,11 +1,13 @@
-"""Batch preparation for the label-prompted tagger: plain Python and numpy.
+"""Batch preparation for the transformer taggers: plain Python and numpy.
 
 A *query* asks "where in these words are entities described by this text?".
 :func:`encode_queries` turns a list of queries into padded model inputs:
 
 * each query becomes one or more rows ``[CLS] description [SEP] window [SEP]``
   with token types 0 for the description segment and 1 for the sentence
-  segment (the sentence pair of Košprdić et al., "From Zero to Hero");
+  segment (the sentence pair of Košprdić et al., "From Zero to Hero"), or,
+  with ``pair=False`` (taggers that read no description, e.g. ``bioner_btl``),
+  ``[CLS] window [SEP]`` with token type 0;
 * a sentence whose subwords do not fit next to the description within
   ``max_length`` is cut into overlapping windows of subwords that together
   cover every subword, so no token is ever dropped;
@@ -165,8 +167,9 @@ def encode_queries(
     stride: int,
     batch_size: int,
     token_types: bool = True,
+    pair: bool = True,
 ) -> PromptBatch:
-    """Tokenise queries into padded sentence-pair batches.
+    """Tokenise queries into padded sentence-pair (or single-segment) batches.
 
     Sentences and descriptions are tokenised once each, however many queries
     share them. Words with no subwords (whitespace) get no subword and thus no
@@ -179,10 +182,16 @@ def encode_queries(
     batch_size (int): Maximum rows per padded batch.
     token_types (bool): Give the sentence segment token type 1 (else all 0,
         for encoders without segment embeddings).
+    pair (bool): Rows are ``[CLS] description [SEP] window [SEP]``; False:
+        ``[CLS] window [SEP]``, for queries whose description is "".
     RETURNS (PromptBatch): The batches and the index arrays.
-    RAISES (ValueError): If a description leaves no room for the sentence.
+    RAISES (ValueError): If a description leaves no room for the sentence,
+        or one is given with `pair` False.
     """
     queries = list(queries)
+    if not pair and any(q.description for q in queries):
+        raise ValueError("encode_queries(pair=False) reads no description: give queries with description ''")
+    n_special = N_SPECIAL if pair else N_SPECIAL - 1
     cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     # sentences and descriptions shared by several queries are tokenised once
@@ -218,7 +227,7 @@ def encode_queries(
         if n_sub == 0:
             continue
         n_label = len(desc_tokens[di])
-        window = max_length - n_label - N_SPECIAL
+        window = max_length - n_label - n_special
         if window < 1:
             raise ValueError(Errors.E309.format(description=q.description, n=n_label, max_length=max_length))
         for start in window_starts(n_sub, window, stride):
@@ -236,7 +245,7 @@ def encode_queries(
         group_order.setdefault(q.group, len(group_order))
 
     def row_length(row: tuple[int, int, int]) -> int:
-        return len(desc_tokens[q_desc[row[0]]]) + (row[2] - row[1]) + N_SPECIAL
+        return len(desc_tokens[q_desc[row[0]]]) + (row[2] - row[1]) + n_special
 
     rows.sort(key=lambda r: (group_order[queries[r[0]].group], row_length(r)))
     chunks: list[PromptChunk] = []
@@ -248,7 +257,7 @@ def encode_queries(
             j += 1
         chunks.append(
             _pad_rows(rows[i:j], row_length, desc_tokens, q_desc, sent_tokens, q_sent,
-                      subword_offsets, cls_id, sep_id, pad_id, token_types)
+                      subword_offsets, cls_id, sep_id, pad_id, token_types, pair)
         )
         i = j
     return PromptBatch(
@@ -273,6 +282,7 @@ def _pad_rows(
     sep_id: int,
     pad_id: int,
     token_types: bool,
+    pair: bool = True,
 ) -> PromptChunk:
     n_rows = len(rows)
     length = max(row_length(r) for r in rows)
@@ -286,11 +296,13 @@ def _pad_rows(
         label = desc_tokens[q_desc[qi]]
         ids = sent_tokens[q_sent[qi]][0]
         n_label = len(label)
-        s0 = n_label + 2  # first sentence position: after [CLS] label [SEP]
+        # first sentence position: after [CLS] label [SEP], or after [CLS]
+        s0 = n_label + 2 if pair else 1
         s1 = s0 + (end - start)
         input_ids[r, 0] = cls_id
-        input_ids[r, 1 : 1 + n_label] = label
-        input_ids[r, 1 + n_label] = sep_id
+        if pair:
+            input_ids[r, 1 : 1 + n_label] = label
+            input_ids[r, 1 + n_label] = sep_id
         input_ids[r, s0:s1] = ids[start:end]
         input_ids[r, s1] = sep_id
         attention_mask[r, : s1 + 1] = 1
@@ -367,6 +379,43 @@ def pool_words(batch: PromptBatch, values: numpy.ndarray, method: str = "max") -
     return out, has
 
 
+def sentence_targets(
+    batch: PromptBatch,
+    word_tags: numpy.ndarray,
+    *,
+    continuation: numpy.ndarray | None = None,
+    first_subword_only: bool = False,
+) -> list[numpy.ndarray]:
+    """Per-position gold tags of the sentence subwords; -1 everywhere else.
+
+    Each subword takes its word's tag, except that the later subwords of a word
+    take ``continuation[tag]`` (e.g. B -> I), or no target with
+    `first_subword_only`. [CLS], [SEP], description and padding positions get -1.
+
+    batch (PromptBatch): The encoded queries.
+    word_tags (numpy.ndarray): (n_words,) gold tag of each global word.
+    continuation (numpy.ndarray | None): Tag of a word's later subwords,
+        indexed by the word's tag; None: the word's tag.
+    first_subword_only (bool): Train only the first subword of each word.
+    RETURNS (list[numpy.ndarray]): Per chunk, (rows, length) int64 targets.
+    """
+    word_tags = numpy.asarray(word_tags, dtype="int64")
+    out: list[numpy.ndarray] = []
+    for chunk in batch.chunks:
+        target = numpy.full(chunk.subword.shape, -1, dtype="int64")
+        mask = chunk.subword >= 0
+        sub = chunk.subword[mask]
+        tags = word_tags[batch.subword_word[sub]]
+        first = batch.subword_first[sub]
+        if continuation is not None:
+            tags = numpy.where(first, tags, numpy.asarray(continuation, dtype="int64")[tags])
+        if first_subword_only:
+            tags = numpy.where(first, tags, -1)
+        target[mask] = tags
+        out.append(target)
+    return out
+
+
 def chunk_targets(
     batch: PromptBatch,
     word_tags: numpy.ndarray,
@@ -391,22 +440,12 @@ def chunk_targets(
     label_tokens_positive (bool): Train the description subwords as positive.
     RETURNS (list[numpy.ndarray]): Per chunk, (rows, length) int64 targets.
     """
-    word_tags = numpy.asarray(word_tags, dtype="int64")
-    out: list[numpy.ndarray] = []
     bio = tag_scheme == "bio"
-    for chunk in batch.chunks:
-        target = numpy.full(chunk.subword.shape, -1, dtype="int64")
-        mask = chunk.subword >= 0
-        sub = chunk.subword[mask]
-        tags = word_tags[batch.subword_word[sub]]
-        first = batch.subword_first[sub]
-        if bio:
-            tags = numpy.where((tags == 1) & ~first, 2, tags)
-        if first_subword_only:
-            tags = numpy.where(first, tags, -1)
-        target[mask] = tags
-        if label_tokens_positive:
+    # BIO: O stays O, B continues as I, I stays I
+    continuation = numpy.asarray([0, 2, 2], dtype="int64") if bio else None
+    out = sentence_targets(batch, word_tags, continuation=continuation, first_subword_only=first_subword_only)
+    if label_tokens_positive:
+        for chunk, target in zip(batch.chunks, out, strict=True):
             target[chunk.label_pos == 0] = 1
             target[chunk.label_pos > 0] = 2 if bio else 1
-        out.append(target)
     return out

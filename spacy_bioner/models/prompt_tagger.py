@@ -3,7 +3,9 @@
 The layer maps a list of :class:`~.prompt_batching.PromptQuery` to
 :class:`PromptScores`: the encoded batch and the logits of every padded chunk.
 It owns the torch module (:class:`~spacy_bioner.torch.PromptTaggerModule`) and
-the HF tokenizer through :class:`PromptTaggerShim`, a ``PyTorchShim``.
+the HF tokenizer through :class:`PromptTaggerShim`, a :class:`TaggerShim`
+(``PyTorchShim``). :class:`TaggerShim` and :func:`forward_queries` serve every
+windowed HF tagger layer (``spacy_bioner.BTLTagger.v1`` too).
 
 The module is created lazily: by ``initialize()``, which loads the pretrained
 encoder (the only time the hub or a model directory is read), or by
@@ -47,36 +49,45 @@ class PromptScores:
 
 
 @dataclass(frozen=True)
-class PromptTaggerSettings:
-    """The runtime settings of the layer, from its config (never from saved data)."""
+class LayerSettings:
+    """The runtime settings every windowed tagger layer has, from its config
+    (never from saved data)."""
 
     encoder: str
-    tag_scheme: str
     dropout: float
     max_length: int
     stride: int
     batch_size: int
-    inference_bf16: bool
 
 
-class PromptTaggerShim(PyTorchShim):
-    """A ``PyTorchShim`` that also holds the HF tokenizer and serializes without pickle.
+@dataclass(frozen=True)
+class PromptTaggerSettings(LayerSettings):
+    """The runtime settings of spacy_bioner.PromptTagger.v1."""
 
-    Until initialised (or deserialized) it holds no module. `to_bytes` stores
-    the HF config as JSON, the tokenizer files and safetensors weights;
-    `from_bytes` rebuilds the encoder with ``from_config`` and loads them.
-    Prediction runs under ``torch.inference_mode()`` in eval mode.
+    tag_scheme: str = "binary"
+    inference_bf16: bool = False
 
-    tag_scheme (str): "binary" or "bio"; its number of tags is checked against saved data.
+
+class TaggerShim(PyTorchShim):
+    """A ``PyTorchShim`` for an HF encoder with a per-subword tag classifier.
+
+    It also holds the HF tokenizer and serializes without pickle. Until
+    initialised (or deserialized) it holds no module. `to_bytes` stores the HF
+    config as JSON, the tokenizer files, safetensors weights and the number of
+    tags; `from_bytes` rebuilds the encoder with ``from_config``, the module
+    with :meth:`build_module`, and loads them. Prediction runs under
+    ``torch.inference_mode()`` in eval mode. Subclasses say which module to
+    build and how to check a saved number of tags.
+
     dropout (float): Dropout of the classifier input, for rebuilt modules.
     inference_bf16 (bool): Predict under bfloat16 autocast (training stays float32).
+    n_tags (int | None): Tags per subword; None: known at initialize.
     """
 
-    def __init__(self, tag_scheme: str, dropout: float, inference_bf16: bool = False) -> None:
+    def __init__(self, dropout: float, inference_bf16: bool = False, n_tags: int | None = None) -> None:
         super().__init__(None)
         self.inference_bf16 = inference_bf16
-        self.tag_scheme = tag_scheme
-        self.n_tags = len(TAG_SCHEMES[tag_scheme])
+        self.n_tags = n_tags
         self.dropout = dropout
         self.tokenizer: Any = None
 
@@ -85,7 +96,7 @@ class PromptTaggerShim(PyTorchShim):
         return self._model is not None
 
     @property
-    def module(self) -> PromptTaggerModule | None:
+    def module(self) -> Any:
         return self._model
 
     @property
@@ -105,10 +116,22 @@ class PromptTaggerShim(PyTorchShim):
         """Whether the encoder has segment embeddings for a second segment."""
         return int(getattr(self._model.encoder.config, "type_vocab_size", 0) or 0) >= 2
 
-    def set_module(self, module: PromptTaggerModule, tokenizer: Any) -> None:
+    def build_module(self, encoder: Any, n_tags: int) -> torch.nn.Module:
+        """The torch module around `encoder` (at deserialization).
+
+        encoder (PreTrainedModel): The encoder, weights still to be loaded.
+        n_tags (int): The saved number of tags.
+        RETURNS (torch.nn.Module): The module, with an `encoder` attribute.
+        """
+        raise NotImplementedError
+
+    def check_saved_tags(self, n_tags: int) -> None:
+        """Raise if saved data with `n_tags` tags cannot be loaded into this shim."""
+
+    def set_module(self, module: torch.nn.Module, tokenizer: Any) -> None:
         """Install a module and its tokenizer (at initialize or deserialization).
 
-        module (PromptTaggerModule): The torch module.
+        module (torch.nn.Module): The torch module, with an `encoder` attribute.
         tokenizer (Any): The fast HF tokenizer of its encoder.
         """
         module.to(get_torch_default_device())
@@ -133,7 +156,7 @@ class PromptTaggerShim(PyTorchShim):
         }
         return srsly.msgpack_dumps(msg)
 
-    def from_bytes(self, bytes_data: bytes) -> PromptTaggerShim:
+    def from_bytes(self, bytes_data: bytes) -> TaggerShim:
         msg = srsly.msgpack_loads(bytes_data)
         if not isinstance(msg, dict) or "initialized" not in msg:
             raise ValueError(Errors.E315.format(what="no 'initialized' flag"))
@@ -141,17 +164,43 @@ class PromptTaggerShim(PyTorchShim):
             self._model = None
             self.tokenizer = None
             return self
-        if int(msg["n_tags"]) != self.n_tags:
-            raise ValueError(Errors.E317.format(saved=msg["n_tags"], scheme=self.tag_scheme, n=self.n_tags))
+        n_tags = int(msg["n_tags"])
+        self.check_saved_tags(n_tags)
         config, tokenizer, state_dict = hf_from_bytes(msg["hf"])
-        module = PromptTaggerModule(encoder_from_config(config), self.n_tags, self.dropout)
+        module = self.build_module(encoder_from_config(config), n_tags)
         try:
             module.load_state_dict(state_dict, strict=True)
         except RuntimeError as err:
             raise ValueError(Errors.E316.format(err=err)) from err
         self._model = None
+        self.n_tags = n_tags
         self.set_module(module, tokenizer)
         return self
+
+
+class PromptTaggerShim(TaggerShim):
+    """The shim of ``spacy_bioner.PromptTagger.v1``: a :class:`TaggerShim`
+    whose number of tags is fixed by the tag scheme.
+
+    tag_scheme (str): "binary" or "bio"; its number of tags is checked against saved data.
+    dropout (float): Dropout of the classifier input, for rebuilt modules.
+    inference_bf16 (bool): Predict under bfloat16 autocast (training stays float32).
+    """
+
+    def __init__(self, tag_scheme: str, dropout: float, inference_bf16: bool = False) -> None:
+        super().__init__(dropout, inference_bf16, len(TAG_SCHEMES[tag_scheme]))
+        self.tag_scheme = tag_scheme
+
+    @property
+    def module(self) -> PromptTaggerModule | None:
+        return self._model
+
+    def build_module(self, encoder: Any, n_tags: int) -> PromptTaggerModule:
+        return PromptTaggerModule(encoder, n_tags, self.dropout)
+
+    def check_saved_tags(self, n_tags: int) -> None:
+        if n_tags != self.n_tags:
+            raise ValueError(Errors.E317.format(saved=n_tags, scheme=self.tag_scheme, n=self.n_tags))
 
 
 @spacy.registry.architectures(ARCHITECTURE)
@@ -188,16 +237,11 @@ def build_prompt_tagger(
     """
     if tag_scheme not in TAG_SCHEMES:
         raise ValueError(Errors.E306.format(scheme=tag_scheme, options=", ".join(TAG_SCHEMES)))
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(Errors.E310.format(setting="dropout", value=dropout, what="give a value in [0, 1)"))
-    if max_length < N_MIN_LENGTH:
-        raise ValueError(Errors.E310.format(
-            setting="max_length", value=max_length, what=f"give at least {N_MIN_LENGTH}"))
-    if stride < 0:
-        raise ValueError(Errors.E310.format(setting="stride", value=stride, what="give 0 or more"))
-    if batch_size < 1:
-        raise ValueError(Errors.E310.format(setting="batch_size", value=batch_size, what="give 1 or more"))
-    settings = PromptTaggerSettings(encoder, tag_scheme, dropout, max_length, stride, batch_size, inference_bf16)
+    check_layer_settings(
+        ARCHITECTURE, dropout=dropout, max_length=max_length, stride=stride, batch_size=batch_size,
+        min_length=N_MIN_LENGTH,
+    )
+    settings = PromptTaggerSettings(encoder, dropout, max_length, stride, batch_size, tag_scheme, inference_bf16)
     n_tags = len(TAG_SCHEMES[tag_scheme])
 
     def forward_with_settings(
@@ -223,16 +267,59 @@ def build_prompt_tagger(
 N_MIN_LENGTH = 5
 
 
-def get_shim(model: Model) -> PromptTaggerShim:
-    """The shim of a spacy_bioner.PromptTagger.v1 layer.
+def check_layer_settings(
+    architecture: str, *, dropout: float, max_length: int, stride: int, batch_size: int, min_length: int
+) -> None:
+    """Validate the settings the windowed tagger layers share.
+
+    architecture (str): The registered name, for the error message.
+    dropout (float): Must be in [0, 1).
+    max_length (int): Must be at least `min_length`.
+    stride (int): Must be 0 or more.
+    batch_size (int): Must be 1 or more.
+    min_length (int): The shortest row that holds one sentence subword.
+    RAISES (ValueError): Naming the setting and what to give.
+    """
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(Errors.E310.format(
+            setting="dropout", value=dropout, architecture=architecture, what="give a value in [0, 1)"))
+    if max_length < min_length:
+        raise ValueError(Errors.E310.format(
+            setting="max_length", value=max_length, architecture=architecture, what=f"give at least {min_length}"))
+    if stride < 0:
+        raise ValueError(Errors.E310.format(
+            setting="stride", value=stride, architecture=architecture, what="give 0 or more"))
+    if batch_size < 1:
+        raise ValueError(Errors.E310.format(
+            setting="batch_size", value=batch_size, architecture=architecture, what="give 1 or more"))
+
+
+def get_shim(model: Model, kind: type[TaggerShim] = PromptTaggerShim) -> Any:
+    """The shim of a tagger layer (spacy_bioner.PromptTagger.v1 by default).
 
     model (Model): The layer.
-    RETURNS (PromptTaggerShim): Its shim, holding the torch module and the tokenizer.
+    kind (type[TaggerShim]): The shim class the layer must hold.
+    RETURNS (TaggerShim): Its shim, holding the torch module and the tokenizer.
     """
     shim = model.shims[0] if model.shims else None
-    if not isinstance(shim, PromptTaggerShim):
-        raise TypeError(f"model {model.name!r} is not a {ARCHITECTURE} layer")
+    if not isinstance(shim, kind):
+        raise TypeError(f"model {model.name!r} has no {kind.__name__} (is it a spacy_bioner tagger layer?)")
     return shim
+
+
+def load_row_encoder(name: str, missing_token_error: str) -> tuple[Any, Any]:
+    """Load a pretrained encoder whose tokenizer has the [CLS] and [SEP] tokens
+    the rows of the tagger layers need (init time only).
+
+    name (str): HF model name, local directory or offline alias.
+    missing_token_error (str): The message template ({name}, {token}) of the layer.
+    RETURNS (tuple[Any, Any]): The encoder and its fast tokenizer.
+    """
+    encoder, tokenizer = load_hf_encoder(name)
+    for token in ("cls_token_id", "sep_token_id"):
+        if getattr(tokenizer, token, None) is None:
+            raise ValueError(missing_token_error.format(name=name, token=token.split("_")[0].upper()))
+    return encoder, tokenizer
 
 
 def _init(model: Model, settings: PromptTaggerSettings) -> None:
@@ -240,10 +327,7 @@ def _init(model: Model, settings: PromptTaggerSettings) -> None:
     if shim.is_initialized:
         # keep trained weights when a pipeline is initialised again
         return
-    encoder, tokenizer = load_hf_encoder(settings.encoder)
-    for token in ("cls_token_id", "sep_token_id"):
-        if getattr(tokenizer, token, None) is None:
-            raise ValueError(Errors.E312.format(name=settings.encoder, token=token.split("_")[0].upper()))
+    encoder, tokenizer = load_row_encoder(settings.encoder, Errors.E312)
     module = PromptTaggerModule(encoder, len(TAG_SCHEMES[settings.tag_scheme]), settings.dropout)
     shim.set_module(module, tokenizer)
 
@@ -251,16 +335,43 @@ def _init(model: Model, settings: PromptTaggerSettings) -> None:
 def _forward(
     model: Model, queries: list[PromptQuery], is_train: bool, settings: PromptTaggerSettings
 ) -> tuple[PromptScores, Callable[[list[numpy.ndarray]], list]]:
-    shim = get_shim(model)
+    return forward_queries(model, get_shim(model), queries, is_train, settings, architecture=ARCHITECTURE)
+
+
+def forward_queries(
+    model: Model,
+    shim: TaggerShim,
+    queries: list[PromptQuery],
+    is_train: bool,
+    settings: LayerSettings,
+    *,
+    architecture: str,
+    pair: bool = True,
+) -> tuple[PromptScores, Callable[[list[numpy.ndarray]], list]]:
+    """Encode queries into windowed padded chunks and run the shim on each.
+
+    model (Model): The layer (for its name in errors).
+    shim (TaggerShim): Its initialised shim.
+    queries (list[PromptQuery]): The queries.
+    is_train (bool): Training mode (dropout on, gradients kept).
+    settings (LayerSettings): max_length (capped by the encoder's
+        positions), stride and batch_size (rows per forward pass).
+    architecture (str): The registered name, for the error message.
+    pair (bool): Sentence-pair rows with the description first; False:
+        single-segment ``[CLS] window [SEP]`` rows with token type 0.
+    RETURNS (tuple[PromptScores, Callable]): The scores and the backprop
+        callback, which takes one logit gradient per chunk.
+    """
     if not shim.is_initialized:
-        raise ValueError(Errors.E300.format(name=model.name, component=ARCHITECTURE))
+        raise ValueError(Errors.E300.format(name=model.name, component=architecture))
     batch = encode_queries(
         shim.tokenizer,
         queries,
         max_length=min(settings.max_length, shim.max_positions),
         stride=settings.stride,
         batch_size=settings.batch_size,
-        token_types=shim.uses_token_types,
+        token_types=pair and shim.uses_token_types,
+        pair=pair,
     )
     device = shim.device
     outputs: list[torch.Tensor] = []

@@ -50,7 +50,7 @@ from ..models.prompt_batching import (
     merge_windows,
     pool_words,
 )
-from ..models.prompt_tagger import PromptScores, get_shim
+from ..models.prompt_tagger import PromptScores, PromptTaggerShim, TaggerShim, get_shim
 
 SUBWORD_TARGETS = ("all", "first")
 
@@ -170,7 +170,90 @@ class DocPrediction:
     word_probs: dict[str, numpy.ndarray] = field(default_factory=dict)
 
 
-class PromptedTagger(TrainablePipe):
+class SpanTaggerPipe(TrainablePipe):
+    """What the windowed transformer taggers (bioner_prompted, bioner_btl) share:
+    the initialisation check, the update step over encoded queries, writing
+    scored spans and scoring. Subclasses set `factory` (for messages) and
+    `shim_kind` (the shim their layer holds), and define `labels`, `get_loss`,
+    `spans_key`, `write_ents` and `scorer`.
+    """
+
+    factory = "bioner_prompted"
+    shim_kind: type[TaggerShim] = PromptTaggerShim
+
+    @property
+    def is_initialized(self) -> bool:
+        """RETURNS (bool): Whether the model holds an encoder (initialized or loaded)."""
+        return get_shim(self.model, self.shim_kind).is_initialized
+
+    def _require_initialized(self) -> None:
+        if not self.is_initialized:
+            raise ValueError(Errors.E300.format(name=self.name, component=self.factory))
+
+    def _training_queries(self, examples: list[Example]) -> tuple[list[Example], list[PromptQuery]]:
+        """The examples the loss reads (in the order the query keys index) and
+        the queries to train on."""
+        raise NotImplementedError
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optimizer | None = None,
+        losses: dict[str, float] | None = None,
+    ) -> dict[str, float]:
+        """Learn from a batch of examples: one encoder pass over the queries of
+        `_training_queries` (see there which), the loss of `get_loss`, backprop,
+        and the optimizer step. Dropout is the model's own (its config), not `drop`.
+
+        examples (Iterable[Example]): The batch.
+        drop (float): Ignored (see above).
+        sgd (Optimizer | None): The optimizer; None: the caller finishes the update.
+        losses (dict[str, float] | None): Loss totals to add to.
+        RETURNS (dict[str, float]): The updated losses.
+        """
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, f"{type(self).__name__}.update")
+        self._require_initialized()
+        examples, queries = self._training_queries(examples)
+        if not queries:
+            return losses
+        scores, backprop = self.model.begin_update(queries)
+        loss, d_logits = self.get_loss(examples, scores)
+        # the gradient is one logit array per chunk, not a PromptScores
+        backprop(cast(Any, d_logits))
+        if sgd not in (None, False):
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def set_annotations(self, docs: Iterable[Doc], predictions: list[DocPrediction]) -> None:
+        """Write the spans to doc.spans[spans_key] and, with `ents`, doc.ents.
+
+        docs (Iterable[Doc]): The docs.
+        predictions (list[DocPrediction]): The output of `predict`.
+        """
+        for doc, pred in zip(docs, predictions, strict=True):
+            write_spans(doc, pred.spans, self.spans_key, self.write_ents)
+
+    def score(self, examples: Iterable[Example], **kwargs: Any) -> dict[str, Any]:
+        """Score a batch of examples with the configured scorer.
+
+        examples (Iterable[Example]): The examples.
+        RETURNS (dict[str, Any]): The scores.
+        """
+        examples = list(examples)
+        validate_examples(examples, f"{type(self).__name__}.score")
+        if self.scorer is None:
+            return {}
+        return self.scorer(examples, labels=self.labels, **kwargs)
+
+
+class PromptedTagger(SpanTaggerPipe):
     """Label-prompted token tagger: one (sentence, label) pair at a time.
 
     vocab (Vocab): The shared vocabulary.
@@ -321,15 +404,6 @@ class PromptedTagger(TrainablePipe):
 
     # ---- initialization ----------------------------------------------------
 
-    @property
-    def is_initialized(self) -> bool:
-        """RETURNS (bool): Whether the model holds an encoder (initialized or loaded)."""
-        return get_shim(self.model).is_initialized
-
-    def _require_initialized(self) -> None:
-        if not self.is_initialized:
-            raise ValueError(Errors.E300.format(name=self.name, component="bioner_prompted"))
-
     def initialize(
         self,
         get_examples: Callable[[], Iterable[Example]],
@@ -394,26 +468,8 @@ class PromptedTagger(TrainablePipe):
         scores = self.model.predict(queries)
         return self._decode(docs, scores)
 
-    def set_annotations(self, docs: Iterable[Doc], predictions: list[DocPrediction]) -> None:
-        """Write the spans to doc.spans[spans_key] and, with `ents`, doc.ents.
-
-        docs (Iterable[Doc]): The docs.
-        predictions (list[DocPrediction]): The output of `predict`.
-        """
-        for doc, pred in zip(docs, predictions, strict=True):
-            spans = sorted(pred.spans, key=lambda s: (s[0], s[1], s[2]))
-            group = SpanGroup(doc, name=self.spans_key, spans=[Span(doc, s, e, label=lab) for s, e, lab, _ in spans])
-            group.attrs["scores"] = [float(score) for *_, score in spans]
-            doc.spans[self.spans_key] = group
-            if self.write_ents:
-                doc.set_ents(_best_non_overlapping(doc, spans), default="outside")
-
     def _sentences(self, doc: Doc) -> list[tuple[int, int]]:
-        if not len(doc):
-            return []
-        if doc.has_annotation("SENT_START"):
-            return [(sent.start, sent.end) for sent in doc.sents]
-        return [(0, len(doc))]
+        return sentence_bounds(doc)
 
     def _queries(
         self, docs: list[Doc], labels_per_doc: Sequence[Iterable[str]], *, group_by_label: bool = True
@@ -470,17 +526,8 @@ class PromptedTagger(TrainablePipe):
         starts = positive & (~prev_positive | new_query)
         if begins is not None:
             starts |= positive & begins[valid]
-        run = numpy.cumsum(starts) - 1
-        run_pos = run[positive]
-        n_runs = int(starts.sum())
-        words_pos = valid[positive]
-        first = numpy.full(n_runs, numpy.iinfo("int64").max, dtype="int64")
-        last = numpy.full(n_runs, -1, dtype="int64")
-        numpy.minimum.at(first, run_pos, words_pos)
-        numpy.maximum.at(last, run_pos, words_pos)
-        sums = numpy.bincount(run_pos, weights=score_v[positive], minlength=n_runs)
-        counts = numpy.bincount(run_pos, minlength=n_runs)
-        means = sums / numpy.maximum(counts, 1)
+        first, last, means = span_runs(valid, positive, starts, score_v)
+        n_runs = len(first)
         out = [DocPrediction() for _ in docs]
         for r in range(n_runs):
             qi = int(query_of_word[first[r]])
@@ -499,47 +546,18 @@ class PromptedTagger(TrainablePipe):
 
     # ---- training ----------------------------------------------------------
 
-    def update(
-        self,
-        examples: Iterable[Example],
-        *,
-        drop: float = 0.0,
-        sgd: Optimizer | None = None,
-        losses: dict[str, float] | None = None,
-    ) -> dict[str, float]:
-        """Learn from a batch of examples.
+    def _training_queries(self, examples: list[Example]) -> tuple[list[Example], list[PromptQuery]]:
+        """The queries `update` trains on.
 
         Each sentence is paired with every label annotated anywhere in its
         source document (all-negative pairs included), with the labels of the
         doc itself when its source is unknown, and with each other label with
-        probability `negative_rate`. Dropout is the model's own (its config),
-        not `drop`.
-
-        examples (Iterable[Example]): The batch.
-        drop (float): Ignored (see above).
-        sgd (Optimizer | None): The optimizer; None: the caller finishes the update.
-        losses (dict[str, float] | None): Loss totals to add to.
-        RETURNS (dict[str, float]): The updated losses.
+        probability `negative_rate`.
         """
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        examples = list(examples)
-        validate_examples(examples, "PromptedTagger.update")
-        self._require_initialized()
         queries = self._queries(
             [eg.predicted for eg in examples], self._training_labels(examples), group_by_label=False
         )
-        if not queries:
-            return losses
-        scores, backprop = self.model.begin_update(queries)
-        loss, d_logits = self.get_loss(examples, scores)
-        # the gradient is one logit array per chunk, not a PromptScores
-        backprop(cast(Any, d_logits))
-        if sgd not in (None, False):
-            self.finish_update(sgd)
-        losses[self.name] += loss
-        return losses
+        return examples, queries
 
     def _training_labels(self, examples: list[Example]) -> list[list[str]]:
         known = self.labels
@@ -571,13 +589,7 @@ class PromptedTagger(TrainablePipe):
 
     def _gold_spans(self, reference: Doc) -> list[tuple[int, int, str]] | None:
         """Gold (start char, end char, label), or None if the doc is not annotated."""
-        if self.spans_key in reference.spans:
-            spans: Iterable[Span] = reference.spans[self.spans_key]
-        elif reference.has_annotation("ENT_IOB"):
-            spans = reference.ents
-        else:
-            return None
-        return [(s.start_char, s.end_char, s.label_) for s in spans]
+        return gold_spans(reference, self.spans_key)
 
     def _token_tags(self, example: Example) -> dict[str, numpy.ndarray]:
         """Per label, the gold tag of each predicted token (0 outside; 1 inside, or B=1/I=2)."""
@@ -636,18 +648,6 @@ class PromptedTagger(TrainablePipe):
         )
         return _cross_entropy(scores.logits, targets)
 
-    def score(self, examples: Iterable[Example], **kwargs: Any) -> dict[str, Any]:
-        """Score a batch of examples with the configured scorer.
-
-        examples (Iterable[Example]): The examples.
-        RETURNS (dict[str, Any]): The scores.
-        """
-        examples = list(examples)
-        validate_examples(examples, "PromptedTagger.score")
-        if self.scorer is None:
-            return {}
-        return self.scorer(examples, labels=self.labels, **kwargs)
-
 
 def _check_label(label: Any) -> None:
     if not isinstance(label, str) or not label.strip():
@@ -698,6 +698,81 @@ def _cross_entropy(
         probs[rows, gold] -= 1.0
         d[mask] = (probs / total).astype("float32")
     return loss / total, grads
+
+
+def sentence_bounds(doc: Doc) -> list[tuple[int, int]]:
+    """The (start, end) tokens of the doc's sentences: `doc.sents` when the doc
+    has sentence boundaries, else the whole doc; none for an empty doc.
+
+    doc (Doc): The doc.
+    RETURNS (list[tuple[int, int]]): Token offsets, in order.
+    """
+    if not len(doc):
+        return []
+    if doc.has_annotation("SENT_START"):
+        return [(sent.start, sent.end) for sent in doc.sents]
+    return [(0, len(doc))]
+
+
+def gold_spans(reference: Doc, spans_key: str) -> list[tuple[int, int, str]] | None:
+    """Gold (start char, end char, label): the span group `spans_key` when the
+    doc has one (overlaps allowed), else `doc.ents`; None if neither is annotated.
+
+    reference (Doc): The gold doc.
+    spans_key (str): The span group.
+    RETURNS (list[tuple[int, int, str]] | None): The spans, in character offsets
+        so that differently tokenised docs can use them.
+    """
+    if spans_key in reference.spans:
+        spans: Iterable[Span] = reference.spans[spans_key]
+    elif reference.has_annotation("ENT_IOB"):
+        spans = reference.ents
+    else:
+        return None
+    return [(s.start_char, s.end_char, s.label_) for s in spans]
+
+
+def write_spans(doc: Doc, spans: list[SpanPrediction], spans_key: str, ents: bool) -> None:
+    """Write predicted spans to `doc.spans[spans_key]`, their scores to the
+    group's `attrs["scores"]` and, with `ents`, a non-overlapping subset
+    (highest score first) to `doc.ents`.
+
+    doc (Doc): The doc.
+    spans (list[SpanPrediction]): (start token, end token, label, score).
+    spans_key (str): The span group to write.
+    ents (bool): Also set doc.ents.
+    """
+    spans = sorted(spans, key=lambda s: (s[0], s[1], s[2]))
+    group = SpanGroup(doc, name=spans_key, spans=[Span(doc, s, e, label=lab) for s, e, lab, _ in spans])
+    group.attrs["scores"] = [float(score) for *_, score in spans]
+    doc.spans[spans_key] = group
+    if ents:
+        doc.set_ents(_best_non_overlapping(doc, spans), default="outside")
+
+
+def span_runs(
+    valid: numpy.ndarray, positive: numpy.ndarray, starts: numpy.ndarray, scores: numpy.ndarray
+) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    """Group the positive words into spans, with tensor operations.
+
+    valid (numpy.ndarray): (m,) global indices of the words with a decision.
+    positive (numpy.ndarray): (m,) whether each is inside a span.
+    starts (numpy.ndarray): (m,) whether each begins a span (a subset of `positive`).
+    scores (numpy.ndarray): (m,) word scores.
+    RETURNS (tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]): Per span, its
+        first and last global word and the mean score of its positive words.
+    """
+    run = numpy.cumsum(starts) - 1
+    run_pos = run[positive]
+    n_runs = int(starts.sum())
+    words_pos = valid[positive]
+    first = numpy.full(n_runs, numpy.iinfo("int64").max, dtype="int64")
+    last = numpy.full(n_runs, -1, dtype="int64")
+    numpy.minimum.at(first, run_pos, words_pos)
+    numpy.maximum.at(last, run_pos, words_pos)
+    sums = numpy.bincount(run_pos, weights=scores[positive], minlength=n_runs)
+    counts = numpy.bincount(run_pos, minlength=n_runs)
+    return first, last, sums / numpy.maximum(counts, 1)
 
 
 def _best_non_overlapping(doc: Doc, spans: list[SpanPrediction]) -> list[Span]:

@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,70 +14,35 @@ import numpy
 import pytest
 import spacy
 import srsly
+from pipe_helpers import (
+    LONG_TEXT,
+    TRAIN,
+    assert_empty_input,
+    assert_pipe_equals_call,
+    clone,
+    long_gold,
+    make_examples,
+    scored_spans,
+    spans_of,
+    train_until_gold,
+)
 from safetensors.torch import load as safetensors_load
 from spacy.language import Language
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import DocBin
 from spacy.training import Example
-from thinc.api import Adam, fix_random_seed
+from thinc.api import fix_random_seed
 
 import spacy_bioner  # noqa: F401  (registers the component)
 from spacy_bioner.pipeline.prompted import DEFAULT_CONFIG_STR, PromptedTagger, default_description
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELS = {"Disease": "disease", "Chemical": "chemical"}
-# (text, [(start char, end char, label)])
-TRAIN = [
-    ("Patients with breast cancer received tamoxifen daily .", [(14, 27, "Disease"), (37, 46, "Chemical")]),
-    ("Cisplatin induced nephrotoxicity in two rats .", [(0, 9, "Chemical"), (18, 32, "Disease")]),
-    ("No adverse events were seen .", []),
-]
-Gold = list[tuple[int, int, str]]
-
-
-def make_examples(nlp: Language, data: Iterable[tuple[str, Gold]], doc_id: str | None = "d1") -> list[Example]:
-    examples = []
-    for text, spans in data:
-        ref = nlp.make_doc(text)
-        group = [ref.char_span(s, e, label=label) for s, e, label in spans]
-        assert all(span is not None for span in group)
-        ref.spans["sc"] = group
-        ref.set_ents(spacy.util.filter_spans(group), default="outside")
-        if doc_id is not None:
-            ref.user_data["bioner_source"] = {"doc_id": doc_id}
-        examples.append(Example(nlp.make_doc(text), ref))
-    return examples
 
 
 def make_nlp(encoder: Path | str, *, model: dict[str, Any] | None = None, **config: Any) -> Language:
     nlp = spacy.blank("en")
     nlp.add_pipe("bioner_prompted", config={"model": {"encoder": str(encoder), "dropout": 0.0, **(model or {})}, **config})
     return nlp
-
-
-def spans_of(doc: Doc, key: str = "sc") -> Gold:
-    return sorted((s.start_char, s.end_char, s.label_) for s in doc.spans[key])
-
-
-def scored_spans(doc: Doc, key: str = "sc") -> list[tuple[int, int, str, float]]:
-    group = doc.spans[key]
-    return [(s.start, s.end, s.label_, score) for s, score in zip(group, group.attrs["scores"], strict=True)]
-
-
-def train_until_gold(nlp: Language, examples: list[Example], *, lr: float = 5e-3, max_steps: int = 300) -> int:
-    """Update until the predictions equal the gold spans; return the steps taken."""
-    optimizer = Adam(lr)
-    texts = [eg.reference.text for eg in examples]
-    gold = [spans_of(eg.reference) for eg in examples]
-    for step in range(1, max_steps + 1):
-        nlp.update(examples, sgd=optimizer)
-        if step % 10 == 0 and [spans_of(d) for d in nlp.pipe(texts)] == gold:
-            return step
-    raise AssertionError(f"no fit after {max_steps} steps: {[spans_of(d) for d in nlp.pipe(texts)]} != {gold}")
-
-
-def clone(nlp: Language) -> Language:
-    copy = spacy.util.load_model_from_config(nlp.config, auto_fill=False)
-    return copy.from_bytes(nlp.to_bytes())
 
 
 @pytest.fixture(scope="module")
@@ -313,18 +278,11 @@ def test_bf16_inference_is_close(trained: Language) -> None:
 
 
 def test_empty_docs_and_batches(trained: Language) -> None:
+    assert_empty_input(trained, "bioner_prompted")
     pipe = trained.get_pipe("bioner_prompted")
-    doc = trained("")
-    assert len(doc.spans["sc"]) == 0 and doc.spans["sc"].attrs["scores"] == [] and doc.ents == ()
-    assert list(trained.pipe([])) == []
-    assert pipe.predict([]) == []
-    pipe.set_annotations([], [])
-    docs = list(trained.pipe(["", "Cisplatin induced nephrotoxicity in two rats .", " "]))
-    assert [len(d.spans["sc"]) for d in docs] == [0, 2, 0]
     assert pipe.update([]) == {"bioner_prompted": 0.0}
     empty = make_examples(trained, [("", [])])
     assert pipe.update(empty) == {"bioner_prompted": 0.0}
-    assert pipe.score([]) is not None
     # labels can all be removed: nothing is predicted, nothing breaks
     copy = clone(trained)
     copy.get_pipe("bioner_prompted").set_labels({})
@@ -332,13 +290,7 @@ def test_empty_docs_and_batches(trained: Language) -> None:
 
 
 def test_pipe_equals_call(trained: Language) -> None:
-    texts = [text for text, _ in TRAIN] + ["Tamoxifen .", "Rats with breast cancer received cisplatin daily ."]
-    piped = [scored_spans(d) for d in trained.pipe(texts, batch_size=2)]
-    called = [scored_spans(trained(t)) for t in texts]
-    # padding to another length can move scores in the last float bits
-    assert [[s[:3] for s in doc] for doc in piped] == [[s[:3] for s in doc] for doc in called]
-    for p_doc, c_doc in zip(piped, called, strict=True):
-        numpy.testing.assert_allclose([s[3] for s in p_doc], [s[3] for s in c_doc], rtol=0, atol=1e-5)
+    assert_pipe_equals_call(trained)
 
 
 def test_sentences_are_tagged_separately(trained: Language) -> None:
@@ -449,25 +401,10 @@ def test_overlapping_spans_and_ents() -> None:
 
 # ---- windowing, BIO -------------------------------------------------------------
 
-LONG_TEXT = (
-    "Tamoxifen was given to women treated for breast cancer after surgery and both groups showed "
-    "similar results over time while every patient had follow up visits at month one three six "
-    "and twelve and two rats had lung carcinoma"
-)
-
-
-def _long_gold() -> Gold:
-    out = []
-    for phrase, label in (("Tamoxifen", "Chemical"), ("breast cancer", "Disease"), ("lung carcinoma", "Disease")):
-        start = LONG_TEXT.index(phrase)
-        out.append((start, start + len(phrase), label))
-    return out
-
-
 def test_windowing_long_doc(tiny_bert_dir: Path) -> None:
     fix_random_seed(0)
     nlp = make_nlp(tiny_bert_dir, labels=LABELS, model={"max_length": 16, "stride": 4})
-    examples = make_examples(nlp, [(LONG_TEXT, _long_gold())])
+    examples = make_examples(nlp, [(LONG_TEXT, long_gold())])
     nlp.initialize(lambda: examples)
     pipe = nlp.get_pipe("bioner_prompted")
     doc = nlp.make_doc(LONG_TEXT)
@@ -481,7 +418,7 @@ def test_windowing_long_doc(tiny_bert_dir: Path) -> None:
     for label in LABELS:
         assert numpy.isfinite(pred.word_probs[label]).all()  # every word got a decision
     doc = nlp(LONG_TEXT)
-    assert spans_of(doc) == sorted(_long_gold())
+    assert spans_of(doc) == sorted(long_gold())
     assert doc.spans["sc"][-1].text == "lung carcinoma"  # in the last window
 
 

