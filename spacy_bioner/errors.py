@@ -8,6 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 
+class Warnings:
+    """Warning messages (W + three digits, numbered like the errors)."""
+
+    W300 = ("Component '{name}': the labels given to initialize() ([initialize.components.{name}] labels: "
+            "{given}) replace the component config's labels {config}. Set labels in one place only.")
+
+
 class Errors:
     E001 = "{loc}: not valid UTF-8 text ({err}). Convert the file to UTF-8 first."
     E002 = "{loc}: malformed BRAT line: {what}. Expected 'ID<TAB>Type START END[;START END...]<TAB>text' for 'T' lines."
@@ -56,6 +63,8 @@ class Errors:
     E316 = "The saved weights do not fit the model built from the saved config: {err}. The saved pipeline is damaged or was written by an incompatible version of spacy_bioner."
     E317 = "The saved model scores {saved} tags per subword but the configured tag_scheme {scheme!r} has {n}. Set tag_scheme in the component's [model] block to the scheme it was trained with ('binary': 2 tags, 'bio': 3)."
     E318 = "Invalid labels for component '{name}': {what}. Give a mapping {{label: description}} (or a list of labels, each described by its own name)."
+    E319 = "Invalid threshold grid {grid}: give at least one threshold, each in (0, 1]."
+    E320 = "Pipeline {pipeline!r}: expected one bioner_prompted component (--component {component}), found {found}."
     E600 = "Unknown loss {loss!r} in component '{name}' (bioner_btl). Choose one of: {options} ('btl': one restricted-softmax copy per label, Rehman et al.; 'atl': ordinary cross-entropy over all tags)."
     E601 = "Unknown btl_copies {copies!r} in component '{name}' (bioner_btl). Choose one of: {options}."
     E602 = "Unknown knn_metric {metric!r} in component '{name}' (bioner_btl). Choose one of: {options}."

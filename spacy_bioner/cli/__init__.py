@@ -9,7 +9,7 @@ import typer
 
 app = typer.Typer(
     name="spacy_bioner",
-    help="Biomedical NER for spaCy: convert corpora, export encoders, evaluate pipelines, run few-shot experiments.",
+    help="Biomedical NER for spaCy: convert corpora, export encoders, evaluate pipelines, tune thresholds, run few-shot experiments.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -18,11 +18,11 @@ app = typer.Typer(
 
 @app.callback()
 def _root() -> None:
-    """Biomedical NER for spaCy: convert corpora, export encoders, evaluate pipelines, run few-shot experiments."""
+    """Biomedical NER for spaCy: convert corpora, export encoders, evaluate pipelines, tune thresholds, run few-shot experiments."""
 
 
 # Importing the command modules registers their commands on ``app``.
-from . import convert, encoder, evaluate, fewshot  # noqa: E402,F401
+from . import convert, encoder, evaluate, fewshot, thresholds  # noqa: E402,F401
 
 
 def main() -> None:

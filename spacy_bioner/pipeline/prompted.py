@@ -25,6 +25,7 @@ What the component reads and writes:
 # which needs real annotations.
 import random
 import re
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer
 
 from ..corpora.base import SOURCE_KEY
-from ..errors import Errors
+from ..errors import Errors, Warnings
 from ..models.prompt_batching import (
     TAG_SCHEMES,
     WORD_POOLING,
@@ -53,6 +54,8 @@ from ..models.prompt_batching import (
 from ..models.prompt_tagger import PromptScores, PromptTaggerShim, TaggerShim, get_shim
 
 SUBWORD_TARGETS = ("all", "first")
+#: Thresholds `tune_thresholds` tries by default: 0.05, 0.10, ..., 0.95.
+THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))
 
 DEFAULT_CONFIG_STR = """
 [model]
@@ -312,6 +315,8 @@ class PromptedTagger(SpanTaggerPipe):
         self._pair_all = False
         if labels:
             self.set_labels(labels)
+        # what the component config asked for, to warn when initialize overrides it
+        self._config_labels = dict(self.cfg["labels"])
 
     # ---- labels and thresholds -------------------------------------------
 
@@ -402,6 +407,72 @@ class PromptedTagger(SpanTaggerPipe):
         _check_probability("threshold", value, label)
         self.cfg["thresholds"][label] = float(value)
 
+    def tune_thresholds(
+        self, examples: Iterable[Example], grid: Sequence[float] = THRESHOLD_GRID
+    ) -> dict[str, dict[str, Any]]:
+        """Set each label's threshold to the one with the best strict span F1 on
+        held-out (dev) examples.
+
+        A binary tagger trained on few epochs is often well ranked but badly
+        calibrated (too many positive words, or too few), and 0.5 is an
+        arbitrary cut; choosing it on dev data is model selection, not test
+        tuning. The encoder runs once; each threshold only re-decodes. Spans
+        are scored per label (overlaps between labels allowed), against the
+        reference `doc.spans[spans_key]` when present, else `doc.ents`. Ties
+        go to the threshold nearest the current one. Labels without gold or
+        predicted spans keep their threshold.
+
+        examples (Iterable[Example]): Dev examples; `predicted` docs must hold
+            whatever earlier components set (e.g. sentence boundaries).
+        grid (Sequence[float]): The thresholds to try, each in (0, 1].
+        RETURNS (dict[str, dict[str, Any]]): Per label: "threshold" (chosen),
+            "before" (its previous threshold), "f_before", "f" (dev span F1 at
+            each) and "n_gold".
+        """
+        examples = list(examples)
+        validate_examples(examples, "PromptedTagger.tune_thresholds")
+        self._require_initialized()
+        grid = sorted({float(t) for t in grid})
+        if not grid or grid[0] <= 0.0 or grid[-1] > 1.0:
+            raise ValueError(Errors.E319.format(grid=grid))
+        before = dict(self.thresholds)
+        # the current thresholds are scored too, so "f_before" is always known
+        grid = sorted(set(grid) | set(before.values()))
+        docs = [eg.predicted for eg in examples]
+        queries = self._queries(docs, [self.labels] * len(docs))
+        if not queries:
+            return {}
+        scores = self.model.predict(queries)
+        gold: set[tuple[int, int, int, str]] = set()
+        for i, eg in enumerate(examples):
+            gold.update((i, s, e, label) for s, e, label in gold_spans(eg.reference, self.spans_key) or ())
+        counts: dict[str, list[tuple[float, int, int]]] = defaultdict(list)  # label -> (t, tp, n_pred)
+        try:
+            for value in grid:
+                self.cfg["thresholds"] = {label: value for label in self.labels}
+                pred: set[tuple[int, int, int, str]] = set()
+                for i, prediction in enumerate(self._decode(docs, scores)):
+                    doc = docs[i]
+                    pred.update((i, doc[s].idx, doc[e - 1].idx + len(doc[e - 1]), lab) for s, e, lab, _ in prediction.spans)
+                for label in self.labels:
+                    mine = {p for p in pred if p[3] == label}
+                    counts[label].append((value, len(mine & gold), len(mine)))
+        finally:
+            self.cfg["thresholds"] = {label: t for label, t in before.items() if t != self.threshold}
+        report: dict[str, dict[str, Any]] = {}
+        for label in self.labels:
+            n_gold = sum(1 for g in gold if g[3] == label)
+            f_at = {value: _f1(tp, n_pred, n_gold) for value, tp, n_pred in counts[label]}
+            current = before[label]
+            best = max(f_at, key=lambda value: (f_at[value], -abs(value - current)))
+            has_spans = n_gold > 0 or any(n_pred for _, _, n_pred in counts[label])
+            chosen = best if has_spans else current
+            if chosen != current:
+                self.set_threshold(label, chosen)
+            report[label] = {"threshold": chosen, "before": current, "f": f_at[chosen] if has_spans else None,
+                             "f_before": f_at[current] if has_spans else None, "n_gold": n_gold}
+        return report
+
     # ---- initialization ----------------------------------------------------
 
     def initialize(
@@ -445,6 +516,9 @@ class PromptedTagger(SpanTaggerPipe):
         self._pair_all = bool(n_examples) and (None in n_examples or max(n_examples.values()) == 1)
         if labels is not None:
             self.set_labels(labels)
+            if self._config_labels and self.cfg["labels"] != self._config_labels:
+                warnings.warn(Warnings.W300.format(
+                    name=self.name, given=list(self.cfg["labels"]), config=list(self._config_labels)))
         elif not self.cfg["labels"]:
             self.set_labels(sorted(found))
         if not self.cfg["labels"]:
@@ -712,6 +786,11 @@ def sentence_bounds(doc: Doc) -> list[tuple[int, int]]:
     if doc.has_annotation("SENT_START"):
         return [(sent.start, sent.end) for sent in doc.sents]
     return [(0, len(doc))]
+
+
+def _f1(tp: int, n_pred: int, n_gold: int) -> float:
+    """Strict F1 from counts (0.0 when nothing was predicted or expected)."""
+    return 2 * tp / (n_pred + n_gold) if n_pred + n_gold else 0.0
 
 
 def gold_spans(reference: Doc, spans_key: str) -> list[tuple[int, int, str]] | None:

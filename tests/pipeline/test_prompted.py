@@ -472,3 +472,56 @@ def test_spacy_train_smoke(tiny_bert_dir: Path, tmp_path: Path) -> None:
     meta = srsly.read_json(tmp_path / "out" / "model-last" / "meta.json")
     assert "ents_f" in meta["performance"]
     assert len(DocBin().from_disk(tmp_path / "dev.spacy")) > 0
+
+
+def test_initialize_labels_replacing_config_labels_warn(tiny_bert_dir: Path) -> None:
+    nlp = make_nlp(tiny_bert_dir, labels=LABELS)
+    examples = make_examples(nlp, TRAIN)
+    nlp.config["initialize"]["components"]["bioner_prompted"] = {"labels": {"Gene": "gene"}}
+    with pytest.warns(UserWarning, match="replace the component config's labels"):
+        nlp.initialize(lambda: examples)
+    assert nlp.get_pipe("bioner_prompted").labels == ("Gene",)
+
+
+def test_tune_thresholds_on_dev(trained: Language, tmp_path: Path) -> None:
+    nlp = clone(trained)
+    pipe = nlp.get_pipe("bioner_prompted")
+    pipe.set_threshold("Disease", 1.0)  # nothing is predicted for Disease
+    examples = make_examples(nlp, TRAIN)
+    texts = [eg.reference.text for eg in examples]
+    assert not any(s.label_ == "Disease" for d in nlp.pipe(texts) for s in d.spans["sc"])
+    report = pipe.tune_thresholds(examples)
+    assert report["Disease"]["before"] == 1.0 and report["Disease"]["f_before"] == 0.0
+    assert report["Disease"]["f"] == 1.0 and report["Disease"]["threshold"] < 1.0
+    assert report["Disease"]["n_gold"] == sum(1 for _, gold in TRAIN for *_, lab in gold if lab == "Disease")
+    # a tie keeps the current threshold
+    assert report["Chemical"] == {"threshold": 0.5, "before": 0.5, "f": 1.0, "f_before": 1.0,
+                                  "n_gold": sum(1 for _, gold in TRAIN for *_, lab in gold if lab == "Chemical")}
+    assert pipe.thresholds["Disease"] == report["Disease"]["threshold"]
+    # the pipeline now predicts what the tuning scored
+    assert [spans_of(d) for d in nlp.pipe(texts)] == [spans_of(eg.reference) for eg in examples]
+    with pytest.raises(ValueError, match="Invalid threshold grid"):
+        pipe.tune_thresholds(examples, [0.0, 0.5])
+
+
+def test_tune_thresholds_command(trained: Language, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from spacy_bioner.cli import app
+
+    nlp = clone(trained)
+    nlp.get_pipe("bioner_prompted").set_threshold("Disease", 1.0)
+    nlp.to_disk(tmp_path / "model")
+    dev = tmp_path / "dev.spacy"
+    DocBin(docs=[eg.reference for eg in make_examples(nlp, TRAIN)]).to_disk(dev)
+    result = CliRunner().invoke(app, ["tune-thresholds", str(tmp_path / "model"), str(dev), str(tmp_path / "tuned"),
+                                      "--grid", "0.3,0.5,0.7"])
+    assert result.exit_code == 0, result.output
+    tuned = spacy.load(tmp_path / "tuned").get_pipe("bioner_prompted")
+    report = srsly.read_json(tmp_path / "tuned" / "thresholds.json")
+    assert tuned.thresholds["Disease"] == report["Disease"]["threshold"]
+    assert min(abs(report["Disease"]["threshold"] - t) for t in (0.3, 0.5, 0.7)) < 1e-9
+    assert report["Disease"]["f"] == 1.0
+    bad = CliRunner().invoke(app, ["tune-thresholds", str(tmp_path / "model"), str(tmp_path / "missing.spacy"),
+                                   str(tmp_path / "x")])
+    assert bad.exit_code == 1 and "missing.spacy" in bad.output
