@@ -53,10 +53,10 @@ def main() -> None:
     parser.add_argument("--hidden", default=",".join(HIDDEN))
     parser.add_argument("--shots", default="0,1,10,100")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--max-steps", type=int, default=240)
+    parser.add_argument("--max-steps", type=int, default=600)
     parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--test-docs", type=int, default=100)
-    parser.add_argument("--dev-docs", type=int, default=30)
+    parser.add_argument("--test-docs", type=int, default=0)
+    parser.add_argument("--dev-docs", type=int, default=0)
     parser.add_argument("--bf16", action="store_true", help="bf16 inference (evaluation only)")
     args = parser.parse_args()
     if not SHARED.exists():
