@@ -92,6 +92,7 @@ class Errors:
     E412 = "Config '{path}': the {what} corpus '{dot_name}' has no `path` setting, so the few-shot experiment cannot point it at the filtered data. Use a reader with a path, e.g. spacy.Corpus.v1."
     E413 = "Invalid few-shot schedule: {what}."
     E414 = "The base model '{path}' knows the hidden label(s) {labels}: it was not trained on the seen labels only. This is a bug in spacy_bioner.fewshot."
+    E415 = "The training config's learning-rate schedule {schedule} has no initial_rate to use as the few-shot runs' constant rate; give one with --fewshot-lr."
     E500 = "'{path}' exists and is not an exported encoder (it has no config.json). Pass --force to replace it, or choose another output directory."
 
 

@@ -27,8 +27,8 @@ The protocol, as :func:`run_fewshot` runs it:
    (label, seed), so the 1-shot sentence of a seed is part of its 10-shot
    sample. If fewer than k sentences exist, all are used and ``k_used`` says
    so. The model is fine-tuned from the zero-shot model for a fixed number of
-   updates with the training config's optimizer,
-   and the *final* model is scored: nothing is selected on the test set, nor
+   updates with the training config's optimizer at a constant learning rate
+   (see :func:`fewshot_optimizer`), and the *final* model is scored: nothing is selected on the test set, nor
    on dev (see :func:`fewshot_schedule`).
 4. **Report**: per hidden label and k, mean ± sample standard deviation over
    seeds of every score; the average over hidden labels is computed per seed
@@ -572,6 +572,29 @@ def score_labels(
     return out
 
 
+def fewshot_optimizer(optimizer_config: Mapping[str, Any], learn_rate: float | None = None) -> dict[str, Any]:
+    """The base model's optimizer block with a constant learning rate.
+
+    A schedule tuned for the base model (a warm-up over hundreds of steps)
+    would leave a 10-update few-shot run at a learning rate near zero, so the
+    few-shot runs use `learn_rate` when given, else the schedule's
+    `initial_rate`, else the block's own constant rate.
+
+    optimizer_config (Mapping[str, Any]): An interpolated [training.optimizer] block.
+    learn_rate (float | None): The rate to use instead.
+    RETURNS (dict[str, Any]): A copy with a float `learn_rate`.
+    """
+    config = dict(optimizer_config)
+    rate = config.get("learn_rate")
+    if learn_rate is not None:
+        config["learn_rate"] = float(learn_rate)
+    elif isinstance(rate, Mapping):
+        if "initial_rate" not in rate:
+            raise BioNERInputError(Errors.E415.format(schedule=rate.get("@schedules", rate)))
+        config["learn_rate"] = float(rate["initial_rate"])
+    return config
+
+
 def finetune(
     nlp: Language,
     name: str,
@@ -707,7 +730,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "- seen labels (base model): " + (", ".join(f"`{label}` (\"{d}\")" for label, d in seen.items()) or "-"),
         f"- base model: `{report['base']['path']}`, selected on dev without the hidden labels",
         f"- few-shot: {settings['seeds']} seed(s) per k > 0, k sentences drawn without replacement; "
-        f"{settings['fewshot']['rule']}; batch {settings['fewshot']['batch_size']}; final model scored",
+        f"{settings['fewshot']['rule']}; batch {settings['fewshot']['batch_size']}; "
+        f"constant learning rate {settings.get('fewshot_learn_rate', '-')}; final model scored",
         "- scores in %: mean ± sample sd over seeds; k = 0 is one run (nothing is sampled)",
         "",
         "## Average over hidden labels",
@@ -846,6 +870,7 @@ def run_fewshot(
     fewshot_steps: int | None = None,
     fewshot_epochs: int | None = None,
     fewshot_batch_size: int | None = None,
+    fewshot_lr: float | None = None,
     descriptions: Mapping[str, str] | None = None,
     use_gpu: int = -1,
     verbose: bool = True,
@@ -873,6 +898,8 @@ def run_fewshot(
     fewshot_epochs (int | None): Passes per few-shot run, instead of steps.
     fewshot_batch_size (int | None): Sentences per few-shot update; None: the
         config's [training.batcher] size if an integer, else 16.
+    fewshot_lr (float | None): Constant learning rate of the few-shot runs;
+        None: the config's, or its schedule's initial_rate (see `fewshot_optimizer`).
     descriptions (Mapping[str, str] | None): Label -> description.
     use_gpu (int): GPU id, -1 for CPU.
     verbose (bool): Print progress and the training log.
@@ -953,7 +980,7 @@ def run_fewshot(
         },
     }
     trained_config = nlp.config.interpolate()
-    optimizer_config = trained_config["training"]["optimizer"]
+    optimizer_config = fewshot_optimizer(trained_config["training"]["optimizer"], fewshot_lr)
     batch_size = fewshot_batch_size if fewshot_batch_size is not None else _batch_size(trained_config)
     pipe_batch = int(trained_config["nlp"].get("batch_size") or 64)
     references = hidden_references(test_docs, hidden, key)
@@ -1002,7 +1029,7 @@ def run_fewshot(
         "settings": {
             "train": str(train), "dev": str(dev), "test": str(test), "config": str(config_path),
             "output": str(output_dir), "hidden": hidden, "shots": ks, "seeds": seeds,
-            "encoder": encoder, "max_steps": max_steps,
+            "encoder": encoder, "max_steps": max_steps, "fewshot_learn_rate": optimizer_config["learn_rate"],
             "overrides": {k: _jsonable(v) for k, v in (overrides or {}).items()},
             "component": base_cfg.name, "spans_key": key,
             "fewshot": {

@@ -49,6 +49,9 @@ def fewshot_cli(
     fewshot_batch_size: Annotated[
         int | None, typer.Option("--fewshot-batch-size", help="Sentences per few-shot update (default: the config's batcher size, else 16).")
     ] = None,
+    fewshot_lr: Annotated[
+        float | None, typer.Option("--fewshot-lr", help="Constant learning rate of the few-shot runs (default: the config's, or its schedule's initial_rate).")
+    ] = None,
     descriptions: Annotated[
         Path | None, typer.Option("--descriptions", help="JSON object {label: description} (default: the config's, else the label in words, lower-cased).")
     ] = None,
@@ -70,7 +73,7 @@ def fewshot_cli(
             train, dev, test, hidden, shots, seeds, config, output, overrides,
             encoder=encoder, max_steps=max_steps, fewshot_steps=fewshot_steps,
             fewshot_epochs=fewshot_epochs, fewshot_batch_size=fewshot_batch_size,
-            descriptions=given, use_gpu=gpu_id, verbose=not quiet,
+            fewshot_lr=fewshot_lr, descriptions=given, use_gpu=gpu_id, verbose=not quiet,
         )
     except (BioNERInputError, ConfigValidationError) as err:
         msg.fail(str(err))

@@ -424,3 +424,16 @@ def test_write_plot(tmp_path: Path) -> None:
     report = {"summary": aggregate(runs), "paper": {"token_f": {str(k): v for k, v in PAPER_TOKEN_F.items()}}}
     assert write_plot(report, tmp_path / "plot.png")
     assert (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fewshot_optimizer_uses_a_constant_rate() -> None:
+    from spacy_bioner.fewshot import fewshot_optimizer
+
+    schedule = {"@schedules": "warmup_linear.v1", "warmup_steps": 60, "total_steps": 600, "initial_rate": 5e-5}
+    block = {"@optimizers": "Adam.v1", "learn_rate": schedule, "L2": 0.01}
+    assert fewshot_optimizer(block) == {"@optimizers": "Adam.v1", "learn_rate": 5e-5, "L2": 0.01}
+    assert fewshot_optimizer(block, 1e-4)["learn_rate"] == 1e-4
+    assert block["learn_rate"] is schedule  # the base config is not modified
+    assert fewshot_optimizer({"@optimizers": "Adam.v1", "learn_rate": 0.001})["learn_rate"] == 0.001
+    with pytest.raises(BioNERInputError, match="--fewshot-lr"):
+        fewshot_optimizer({"@optimizers": "Adam.v1", "learn_rate": {"@schedules": "constant.v1", "rate": 0.1}})
