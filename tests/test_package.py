@@ -28,13 +28,11 @@ dependencies resolve.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +43,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
 from thinc.api import Adam, fix_random_seed
+from tiny_bert import write_tiny_bert
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "bioner_pkgtest"  # the package is en_bioner_pkgtest
@@ -97,17 +96,6 @@ open(sys.argv[3], "w", encoding="utf8").write(json.dumps(result))
 '''
 
 pytestmark = pytest.mark.slow
-
-
-def _load_write_tiny_bert() -> Callable[..., Path]:
-    # the tiny-BERT writer of the component tests (tests/pipeline/conftest.py,
-    # whose fixtures do not reach this directory), loaded by path
-    spec = importlib.util.spec_from_file_location("_bioner_tiny_bert", ROOT / "tests" / "pipeline" / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.write_tiny_bert
-
 
 def _predictions(doc: Doc) -> dict[str, Any]:
     group = doc.spans["sc"]
@@ -173,7 +161,7 @@ def test_package_wheel_runs_offline_in_fresh_venv(tmp_path: Path) -> None:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        encoder_dir = _load_write_tiny_bert()(tmp_path / "encoder")
+        encoder_dir = write_tiny_bert(tmp_path / "encoder")
         nlp = _train_tiny_pipeline(encoder_dir)
         expected = [_predictions(doc) for doc in nlp.pipe(TEXTS)]
     finally:

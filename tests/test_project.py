@@ -2,18 +2,17 @@
 `encoder` command's library function, `export-encoder`, works on its own."""
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import spacy
 import srsly
 from spacy.tokens import DocBin
+from tiny_bert import write_tiny_bert
 from typer.testing import CliRunner
 
 from spacy_bioner.cli import app
@@ -23,18 +22,6 @@ from spacy_bioner.errors import Errors
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ["encoder", "convert-sample", "train", "evaluate", "package"]
 
-
-def _load_write_tiny_bert() -> Callable[..., Path]:
-    # the tiny-BERT writer of the component tests (tests/pipeline/conftest.py,
-    # whose fixtures do not reach this directory), loaded by path
-    spec = importlib.util.spec_from_file_location("_bioner_tiny_bert", ROOT / "tests" / "pipeline" / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.write_tiny_bert
-
-
-write_tiny_bert = _load_write_tiny_bert()
 
 
 @pytest.fixture(scope="module")

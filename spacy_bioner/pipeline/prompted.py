@@ -518,7 +518,7 @@ class PromptedTagger(SpanTaggerPipe):
             self.set_labels(labels)
             if self._config_labels and self.cfg["labels"] != self._config_labels:
                 warnings.warn(Warnings.W300.format(
-                    name=self.name, given=list(self.cfg["labels"]), config=list(self._config_labels)))
+                    name=self.name, given=list(self.cfg["labels"]), config=list(self._config_labels)), stacklevel=2)
         elif not self.cfg["labels"]:
             self.set_labels(sorted(found))
         if not self.cfg["labels"]:
