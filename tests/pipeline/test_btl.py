@@ -74,6 +74,7 @@ def test_add_pipe_default_config() -> None:
     assert cfg["scorer"]["@scorers"] == "spacy_bioner.span_scorer.v1"
     assert (cfg["loss"], cfg["btl_copies"], cfg["class_weights"], cfg["weight_outside"]) == ("btl", "all", True, True)
     assert (cfg["knn"], cfg["knn_k"], cfg["knn_metric"], cfg["knn_max_tokens"]) == (True, 17, "euclidean", 50000)
+    assert cfg["knn_algorithm"] == "auto"
     assert cfg["subword_targets"] == "first" and cfg["labels"] is None
     assert pipe.labels == () and not pipe.is_initialized and not pipe.knn_fitted
     meta = nlp.get_pipe_meta("bioner_btl")
@@ -96,6 +97,7 @@ def test_invalid_settings_raise(tiny_bert_dir: Path) -> None:
         ({"loss": "focal"}, "Unknown loss"),
         ({"btl_copies": "some"}, "btl_copies"),
         ({"knn_metric": "manhattan"}, "knn_metric"),
+        ({"knn_algorithm": "ball_tree"}, "knn_algorithm"),
         ({"knn_k": 0}, "knn_k"),
         ({"knn_max_tokens": 0}, "knn_max_tokens"),
         ({"subword_targets": "last"}, "subword targets"),
@@ -185,6 +187,22 @@ def test_overfit_predicts_gold(trained: Language) -> None:
     argmax_docs = list(copy.pipe([text for text, _ in TRAIN]))
     assert [spans_of(d) for d in argmax_docs] == [sorted(g) for _, g in TRAIN]
     assert all(0.0 < s < 1.0 for d in argmax_docs for *_, s in scored_spans(d))
+
+
+def test_knn_search_algorithms_predict_the_same(trained: Language) -> None:
+    texts = [text for text, _ in TRAIN] + ["Cisplatin and breast cancer .", "Nephrotoxicity of cisplatin ."]
+    outputs = {}
+    for algorithm in ("brute", "kd_tree"):
+        nlp = clone(trained)
+        pipe = nlp.get_pipe("bioner_btl")
+        pipe.knn_algorithm = algorithm
+        outputs[algorithm] = [scored_spans(doc) for doc in nlp.pipe(texts)]
+        assert pipe._voter.algorithm == algorithm
+    assert outputs["brute"] == outputs["kd_tree"]
+    # changing a setting rebuilds the search structure instead of reusing a stale one
+    pipe.knn_k = 1
+    nlp(texts[0])
+    assert pipe._voter.k == 1
 
 
 def test_knn_votes_decide(trained: Language) -> None:

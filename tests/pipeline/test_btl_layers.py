@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModel, AutoTokenizer
 
+import spacy_bioner.torch.knn as knn
 from spacy_bioner.models.prompt_batching import (
     PromptQuery,
     encode_queries,
@@ -150,6 +151,36 @@ def test_knn_blocks_give_the_same_result(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(knn, "BLOCK_ENTRIES", 150)  # 3 query rows per block
     blocked = knn_vote(queries, points, classes, 5, k=7)
     assert torch.equal(whole[0], blocked[0]) and torch.equal(whole[1], blocked[1])
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_knn_algorithms_agree(metric: str) -> None:
+    from spacy_bioner.torch.knn import KNNVoter
+
+    gen = torch.Generator().manual_seed(1)
+    # clustered, like a trained tagger's logits, so ties in distance are absent
+    centers = torch.randn(7, 7, generator=gen) * 4
+    labels = torch.randint(0, 7, (400,), generator=gen)
+    points = centers[labels] + torch.randn(400, 7, generator=gen)
+    queries = centers[torch.randint(0, 7, (60,), generator=gen)] + 1.5 * torch.randn(60, 7, generator=gen)
+    brute = KNNVoter(points.numpy(), labels.numpy(), 7, 17, metric, "brute")
+    tree = KNNVoter(points.numpy(), labels.numpy(), 7, 17, metric, "kd_tree")
+    assert (brute.algorithm, tree.algorithm) == ("brute", "kd_tree")
+    votes_b, pred_b = brute.vote(queries.numpy())
+    votes_t, pred_t = tree.vote(queries.numpy())
+    assert torch.equal(votes_b, votes_t) and torch.equal(pred_b, pred_t)
+    # the same neighbours as the distance matrix itself gives
+    nearest = torch.topk(knn.pairwise_distances(queries, points, metric), 17, largest=False).indices
+    expected = torch.zeros(60, 7).scatter_add_(1, labels[nearest], torch.ones(60, 17))
+    assert torch.equal(votes_b, expected)
+    # "auto" picks the KD-tree for few tags, brute force for many
+    assert KNNVoter(points.numpy(), labels.numpy(), 7, 3, metric).algorithm == "kd_tree"
+    wide = torch.randn(50, knn.AUTO_KD_TREE_MAX_DIM + 1, generator=gen).numpy()
+    assert KNNVoter(wide, numpy.zeros(50, dtype="int64"), 1, 3, metric).algorithm == "brute"
+    with pytest.raises(ValueError, match="algorithm"):
+        KNNVoter(points.numpy(), labels.numpy(), 7, 3, metric, "ball_tree")
+    empty_votes, empty_pred = tree.vote(numpy.zeros((0, 7), dtype="float32"))
+    assert empty_votes.shape == (0, 7) and empty_pred.shape == (0,)
 
 
 def test_decode_tags() -> None:
