@@ -1,8 +1,9 @@
 """`spacy package` wheels of spacy_bioner pipelines install into a fresh venv and run offline.
 
-The test builds a `bioner_prompted` pipeline from configs/prompted.cfg with a
-tiny random BERT (updated until it predicts three annotated sentences), saves
-it, deletes the encoder directory, and packages it as the project's `package`
+The test builds a pipeline from configs/prompted.cfg plus a `bioner_btl`
+component (spans in doc.spans["btl"], its k-NN fitted), both on a tiny random
+BERT and updated until they predict three annotated sentences, saves it,
+deletes the encoder directory, and packages it as the project's `package`
 command does (`spacy package --build wheel --meta-path configs/meta.json`, no
 --code). Then:
 
@@ -13,8 +14,9 @@ command does (`spacy package --build wheel --meta-path configs/meta.json`, no
    metadata, so a missing requirement fails here.
 2. In that venv, with HF_HUB_OFFLINE=1, TRANSFORMERS_OFFLINE=1, an empty
    HF_HOME and socket connections disabled, it loads the package by name and
-   checks that it predicts exactly the spans (and the scores) that the original
-   pipeline predicts in this process.
+   checks that both components predict exactly the spans (and the scores) that
+   the original pipeline predicts in this process; bioner_btl's through its
+   saved k-NN.
 
 Trade-off: step 1 downloads the dependencies from the package index (1 to 2.5
 minutes on the 2-core machines, depending on their load; torch comes from the
@@ -79,13 +81,16 @@ nlp = spacy.load(sys.argv[1])
 texts = json.loads(open(sys.argv[2], encoding="utf8").read())
 docs = []
 for doc in nlp.pipe(texts):
-    group = doc.spans["sc"]
+    group, btl = doc.spans["sc"], doc.spans["btl"]
     docs.append({
         "spans": [[s.start_char, s.end_char, s.label_] for s in group],
         "scores": [float(x) for x in group.attrs.get("scores", [])],
         "ents": [[e.start_char, e.end_char, e.label_] for e in doc.ents],
+        "btl_spans": [[s.start_char, s.end_char, s.label_] for s in btl],
+        "btl_scores": [float(x) for x in btl.attrs.get("scores", [])],
     })
 result = {
+    "knn_fitted": nlp.get_pipe("bioner_btl").knn_fitted,
     "docs": docs,
     "pipe_names": nlp.pipe_names,
     "requirements": nlp.meta.get("requirements", []),
@@ -98,28 +103,35 @@ open(sys.argv[3], "w", encoding="utf8").write(json.dumps(result))
 pytestmark = pytest.mark.slow
 
 def _predictions(doc: Doc) -> dict[str, Any]:
-    group = doc.spans["sc"]
+    group, btl = doc.spans["sc"], doc.spans["btl"]
     return {
         "spans": [[s.start_char, s.end_char, s.label_] for s in group],
         "scores": [float(x) for x in group.attrs.get("scores", [])],
         "ents": [[e.start_char, e.end_char, e.label_] for e in doc.ents],
+        "btl_spans": [[s.start_char, s.end_char, s.label_] for s in btl],
+        "btl_scores": [float(x) for x in btl.attrs.get("scores", [])],
     }
 
 
 def _train_tiny_pipeline(encoder_dir: Path) -> Language:
-    """configs/prompted.cfg with the tiny encoder, updated until it predicts TRAIN's spans."""
+    """configs/prompted.cfg plus a bioner_btl with the tiny encoder, updated
+    until both predict TRAIN's spans; then the k-NN is fitted."""
     fix_random_seed(0)
     config = spacy.util.load_config(
         ROOT / "configs" / "prompted.cfg",
         overrides={"paths.encoder": str(encoder_dir), "components.bioner_prompted.model.dropout": 0.0},
     )
     nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
+    # a second span group, so the two components' outputs do not overwrite each other
+    nlp.add_pipe("bioner_btl", config={"model": {"encoder": str(encoder_dir), "dropout": 0.0},
+                                       "spans_key": "btl", "ents": False, "knn_k": 3})
     examples = []
     for text, spans in TRAIN:
         ref = nlp.make_doc(text)
         group = [ref.char_span(start, end, label=label) for start, end, label in spans]
         assert all(span is not None for span in group), text
         ref.spans["sc"] = group
+        ref.spans["btl"] = list(group)
         ref.set_ents(group)
         ref.user_data["bioner_source"] = {"doc_id": "d1"}
         examples.append(Example(nlp.make_doc(text), ref))
@@ -128,8 +140,11 @@ def _train_tiny_pipeline(encoder_dir: Path) -> Language:
     gold = [[[s, e, label] for s, e, label in spans] for _, spans in TRAIN]
     for step in range(1, 301):
         nlp.update(examples, sgd=optimizer)
-        if step % 10 == 0 and [_predictions(d)["spans"] for d in nlp.pipe(t for t, _ in TRAIN)] == gold:
-            return nlp
+        if step % 10 == 0:
+            predicted = [_predictions(d) for d in nlp.pipe(t for t, _ in TRAIN)]
+            if [p["spans"] for p in predicted] == gold and [p["btl_spans"] for p in predicted] == gold:
+                nlp.get_pipe("bioner_btl").fit_knn(lambda: examples)
+                return nlp
     raise AssertionError("the tiny pipeline did not fit TRAIN in 300 steps")
 
 
@@ -203,9 +218,13 @@ def test_package_wheel_runs_offline_in_fresh_venv(tmp_path: Path) -> None:
 
     assert Path(result["spacy_bioner"]).resolve().is_relative_to(venv.resolve())  # not this checkout
     assert not result["offline_encoder_installed"]
-    assert result["pipe_names"] == ["bioner_prompted"]
+    assert result["pipe_names"] == ["bioner_prompted", "bioner_btl"]
+    assert result["knn_fitted"]
     assert "spacy-bioner>=0.1.0,<0.2.0" in result["requirements"]
     for got, want in zip(result["docs"], expected, strict=True):
         assert got["spans"] == want["spans"]
         assert got["ents"] == want["ents"]
         assert got["scores"] == pytest.approx(want["scores"], abs=1e-5)
+        assert got["btl_spans"] == want["btl_spans"]
+        assert got["btl_scores"] == pytest.approx(want["btl_scores"], abs=1e-5)
+    assert any(doc["btl_spans"] for doc in expected)

@@ -443,6 +443,7 @@ class BTLTagger(SpanTaggerPipe):
             counts += numpy.bincount(tags[tags >= 0], minlength=n_tags)
         self.cfg["class_weights"] = class_weights_from_counts(counts, weight_outside=self.weight_outside).tolist()
         self.model.initialize()
+        self._knn = None  # fitted on weights that are gone
 
     # ---- prediction ------------------------------------------------------------
 
@@ -763,7 +764,8 @@ def make_fit_knn(
 
     `spacy train` calls it, inside the averaged parameters it saves, each time
     it writes model-last (model-best is a copy), so every saved pipeline holds
-    a k-NN fitted on its own weights. Components with `knn = false` are skipped.
+    a k-NN fitted on its own weights. Components with `knn = false` are skipped,
+    and so are components whose k-NN is still fitted (no update since).
 
     corpus (str | None): Dot name of the training corpus reader in the config,
         e.g. "corpora.train"; None: the config's [training] train_corpus.
@@ -779,6 +781,10 @@ def make_fit_knn(
             names = list(components)
         else:
             names = [name for name, pipe in nlp.pipeline if isinstance(pipe, BTLTagger) and pipe.knn]
+        # initialize() and every update discard the k-NN, so one still fitted was
+        # fitted on these very weights (spacy train saves model-last twice at the
+        # end with no update between): skipping saves a forward pass
+        names = [name for name in names if not nlp.get_pipe(name).knn_fitted]
         if not names:
             return nlp
         config = nlp.config.interpolate()

@@ -382,6 +382,24 @@ def test_fit_knn_callback_checks_components(trained: Language) -> None:
     assert make_fit_knn()(nlp) is nlp  # no bioner_btl component: nothing to do
 
 
+def test_stale_knn_is_discarded_and_fresh_one_kept(trained: Language, tiny_bert_dir: Path) -> None:
+    nlp = clone(trained)
+    pipe = nlp.get_pipe("bioner_btl")
+    assert pipe.knn_fitted
+    # still fitted on these weights: the callback leaves it alone (it would fail
+    # here otherwise: this pipeline's config names no training corpus)
+    fitted = pipe._knn
+    assert make_fit_knn()(nlp) is nlp and pipe._knn is fitted
+    nlp.update(make_examples(nlp, TRAIN[:1]))
+    assert not pipe.knn_fitted  # the weights moved
+    fresh = make_nlp(tiny_bert_dir, labels=["Disease", "Chemical"])
+    examples = make_examples(fresh, TRAIN)
+    fresh.initialize(lambda: examples)
+    fresh.get_pipe("bioner_btl").fit_knn(lambda: examples)
+    fresh.initialize(lambda: examples)
+    assert not fresh.get_pipe("bioner_btl").knn_fitted  # new weights
+
+
 def test_spacy_train_saves_fitted_knn(tiny_bert_dir: Path, tmp_path: Path) -> None:
     nlp = spacy.blank("en")
     extra = [("Women treated for lung carcinoma after surgery .", [(18, 32, "Disease")]),
