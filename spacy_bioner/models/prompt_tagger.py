@@ -22,7 +22,15 @@ import numpy
 import spacy
 import srsly
 import torch
-from thinc.api import ArgsKwargs, Model, PyTorchShim, get_torch_default_device, torch2xp, xp2torch
+from thinc.api import (
+    ArgsKwargs,
+    Model,
+    NumpyOps,
+    PyTorchShim,
+    get_torch_default_device,
+    torch2xp,
+    xp2torch,
+)
 
 from ..errors import Errors
 from ..torch import PromptTaggerModule
@@ -347,6 +355,7 @@ def forward_queries(
     *,
     architecture: str,
     pair: bool = True,
+    batch: PromptBatch | None = None,
 ) -> tuple[PromptScores, Callable[[list[numpy.ndarray]], list]]:
     """Encode queries into windowed padded chunks and run the shim on each.
 
@@ -359,20 +368,24 @@ def forward_queries(
     architecture (str): The registered name, for the error message.
     pair (bool): Sentence-pair rows with the description first; False:
         single-segment ``[CLS] window [SEP]`` rows with token type 0.
+    batch (PromptBatch | None): The queries already encoded by another
+        encoder (e.g. the decoder rows of spacy_bioner.LlamaLabeler.v1);
+        None: encode them here as `pair` says.
     RETURNS (tuple[PromptScores, Callable]): The scores and the backprop
         callback, which takes one logit gradient per chunk.
     """
     if not shim.is_initialized:
         raise ValueError(Errors.E300.format(name=model.name, component=architecture))
-    batch = encode_queries(
-        shim.tokenizer,
-        queries,
-        max_length=min(settings.max_length, shim.max_positions),
-        stride=settings.stride,
-        batch_size=settings.batch_size,
-        token_types=pair and shim.uses_token_types,
-        pair=pair,
-    )
+    if batch is None:
+        batch = encode_queries(
+            shim.tokenizer,
+            queries,
+            max_length=min(settings.max_length, shim.max_positions),
+            stride=settings.stride,
+            batch_size=settings.batch_size,
+            token_types=pair and shim.uses_token_types,
+            pair=pair,
+        )
     device = shim.device
     outputs: list[torch.Tensor] = []
     callbacks: list[Callable] = []
@@ -388,7 +401,12 @@ def forward_queries(
         output, callback = shim(inputs, is_train)
         outputs.append(output)
         callbacks.append(callback)
-    scores = PromptScores(batch, [numpy.asarray(torch2xp(out.detach().float()), dtype="float32") for out in outputs])
+    # the logits go to the CPU even on a GPU: the components decode them with numpy
+    # (torch2xp without ops would give a cupy array there, which numpy.asarray refuses)
+    numpy_ops = NumpyOps()
+    scores = PromptScores(
+        batch, [numpy.asarray(torch2xp(out.detach().float(), ops=numpy_ops), dtype="float32") for out in outputs]
+    )
 
     def backprop(d_logits: list[numpy.ndarray]) -> list:
         for output, callback, d_out in zip(outputs, callbacks, d_logits, strict=True):

@@ -1,0 +1,179 @@
+"""``spacy_bioner.MultiDatasetCorpus.v1``: one training corpus from several
+DocBins, each tagged with its dataset, for multi-dataset instruction tuning
+(Bian et al., "VANER", section 3.5).
+
+    [corpora.train]
+    @readers = "spacy_bioner.MultiDatasetCorpus.v1"
+    spans_key = "sc"
+
+    [corpora.train.datasets]
+
+    [corpora.train.datasets.ncbi]
+    name = "NCBI-disease"
+    path = "corpus/ncbi-disease/train.spacy"
+    labels = {"Disease": "Disease"}
+
+    [corpora.train.datasets.linnaeus]
+    name = "linnaeus"
+    path = "corpus/linnaeus/train.spacy"
+    labels = {"Species": "Species"}
+
+Each dataset's spans (``doc.spans[spans_key]`` and ``doc.ents``) are
+relabelled with its `labels` mapping (corpus label -> component label; labels
+not in the mapping are dropped; no mapping keeps every label). Both docs of
+each Example then carry, in ``doc.user_data["bioner_dataset"]``
+(:data:`DATASET_KEY`; DocBins keep user_data), a dict with
+
+* "name": the dataset name the instruction mentions (None: the instruction
+  without a dataset, VANER_adapt's), and
+* "labels": the component labels the dataset annotates (the mapping's
+  targets), or None when no mapping is given.
+
+``bioner_llama`` reads that dict in training and prediction: a doc is asked
+only about its dataset's labels (an NCBI-disease sentence is never trained as
+"no chemical here", since NCBI-disease does not annotate chemicals) and with
+its dataset's name. Docs without it use the component's `dataset` and every
+label.
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+from spacy.training import Corpus, Example
+from spacy.util import filter_spans
+
+from ..errors import Errors
+
+#: Key of the dataset information in Doc.user_data.
+DATASET_KEY = "bioner_dataset"
+
+
+def dataset_info(doc: Doc) -> dict[str, Any] | None:
+    """The dataset a doc belongs to, as the reader stored it.
+
+    doc (Doc): The doc.
+    RETURNS (dict[str, Any] | None): {"name": str | None, "labels": list[str] | None}, or None.
+    """
+    info = doc.user_data.get(DATASET_KEY) if doc.user_data else None
+    return info if isinstance(info, Mapping) else None
+
+
+def set_dataset_info(doc: Doc, name: str | None, labels: list[str] | None) -> None:
+    """Record the dataset of a doc (what the reader does for every doc).
+
+    doc (Doc): The doc.
+    name (str | None): The dataset name for the instruction.
+    labels (list[str] | None): The labels the dataset annotates; None: all.
+    """
+    doc.user_data[DATASET_KEY] = {"name": name, "labels": None if labels is None else list(labels)}
+
+
+def relabel_doc(doc: Doc, labels: Mapping[str, str | None] | None, spans_key: str) -> None:
+    """Rename the labels of a doc's gold spans in place; unmapped labels are dropped.
+
+    doc (Doc): The gold doc.
+    labels (Mapping[str, str | None] | None): Corpus label -> new label (None
+        drops it); None: keep all.
+    spans_key (str): The span group to relabel (doc.ents is relabelled too).
+    """
+    if labels is None:
+        return
+
+    def mapped(spans: Any) -> list[Span]:
+        out = []
+        for span in spans:
+            target = labels.get(span.label_)
+            if target:
+                out.append(Span(doc, span.start, span.end, label=target))
+        return out
+
+    if spans_key in doc.spans:
+        doc.spans[spans_key] = mapped(doc.spans[spans_key])
+    if doc.has_annotation("ENT_IOB"):
+        doc.set_ents(filter_spans(mapped(doc.ents)), default="outside")
+
+
+class MultiDatasetCorpus:
+    """Examples from several DocBins, each with its dataset name and label mapping.
+
+    datasets (list[dict[str, Any]]): Per dataset: "name" (str | None), "path"
+        (a .spacy file or a directory of them), optionally "labels"
+        ({corpus label: component label}) and "limit" (most docs; 0: all).
+    spans_key (str): The span group of the gold spans.
+    shuffle (bool): Shuffle the examples of all datasets together on every pass.
+    """
+
+    def __init__(self, datasets: list[dict[str, Any]], *, spans_key: str = "sc", shuffle: bool = True) -> None:
+        self.datasets = datasets
+        self.spans_key = spans_key
+        self.shuffle = shuffle
+
+    def __call__(self, nlp: Language) -> Iterator[Example]:
+        examples: list[Example] = []
+        for dataset in self.datasets:
+            mapping = dataset.get("labels")
+            labels = None if mapping is None else sorted({t for t in mapping.values() if t})
+            corpus = Corpus(dataset["path"], limit=int(dataset.get("limit", 0) or 0))
+            for eg in corpus(nlp):
+                reference = eg.reference
+                relabel_doc(reference, mapping, self.spans_key)
+                predicted = nlp.make_doc(reference.text)
+                for doc in (reference, predicted):
+                    set_dataset_info(doc, dataset.get("name"), labels)
+                examples.append(Example(predicted, reference))
+        if self.shuffle:
+            random.shuffle(examples)
+        yield from examples
+
+
+def _check_datasets(datasets: Any) -> list[dict[str, Any]]:
+    if isinstance(datasets, Mapping):
+        datasets = list(datasets.values())
+    if not isinstance(datasets, list) or not datasets:
+        raise ValueError(Errors.E712.format(what=f"`datasets` is {datasets!r}"))
+    out = []
+    for i, dataset in enumerate(datasets):
+        if not isinstance(dataset, Mapping):
+            raise ValueError(Errors.E712.format(what=f"dataset {i} is {dataset!r}, not a table"))
+        unknown = set(dataset) - {"name", "path", "labels", "limit"}
+        if unknown:
+            raise ValueError(Errors.E712.format(what=f"dataset {i} has unknown settings {sorted(unknown)}"))
+        name = dataset.get("name")
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise ValueError(Errors.E712.format(what=f"dataset {i} has the name {name!r}"))
+        path = dataset.get("path")
+        if not path or not Path(path).exists():
+            raise ValueError(Errors.E712.format(what=f"dataset {i} ({name!r}): the path {path!r} does not exist"))
+        labels = dataset.get("labels")
+        if labels is not None and (
+            not isinstance(labels, Mapping)
+            or not all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in labels.items())
+        ):
+            raise ValueError(Errors.E712.format(what=f"dataset {i} ({name!r}) has the labels {labels!r}"))
+        out.append(dict(dataset))
+    return out
+
+
+@spacy.registry.readers("spacy_bioner.MultiDatasetCorpus.v1")
+def create_multi_dataset_corpus(
+    datasets: dict[str, dict[str, Any]] | list[dict[str, Any]],
+    spans_key: str = "sc",
+    shuffle: bool = True,
+) -> Callable[[Language], Iterator[Example]]:
+    """A corpus reader over several DocBins with dataset names and label
+    mappings (multi-dataset instruction tuning; see the module docstring).
+
+    datasets (dict[str, dict[str, Any]] | list[dict[str, Any]]): The datasets,
+        as config sections ([corpora.train.datasets.NAME]) or a list; each with
+        "name", "path" and optionally "labels" and "limit".
+    spans_key (str): The span group of the gold spans.
+    shuffle (bool): Shuffle all examples together on every pass (training).
+    RETURNS (Callable[[Language], Iterator[Example]]): The reader.
+    """
+    return MultiDatasetCorpus(_check_datasets(datasets), spans_key=spans_key, shuffle=shuffle)

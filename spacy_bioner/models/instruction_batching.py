@@ -1,0 +1,222 @@
+"""Batch preparation for decoder taggers (``bioner_llama``): plain Python and numpy.
+
+:func:`encode_instruction_queries` is the decoder-side counterpart of
+:func:`~.prompt_batching.encode_queries`: it takes the same
+:class:`~.prompt_batching.PromptQuery` objects (``description`` holds the
+whole instruction text) and returns the same :class:`~.prompt_batching.PromptBatch`,
+so :func:`~.prompt_batching.merge_windows`, :func:`~.prompt_batching.pool_words`
+and :func:`~.prompt_batching.sentence_targets` serve both. What differs:
+
+* A row is ``[the tokenizer's own special prefix, e.g. Llama's BOS]
+  instruction window [its special suffix, if any]``, right-padded; there is no
+  [CLS]/[SEP] pair and no token type.
+* Words are tokenised one by one, so that every token belongs to one word. A
+  byte-level BPE (GPT-2, Qwen2, SmolLM2) needs the leading space of every word
+  after the first (``" cancer"``, not ``"cancer"``), while the legacy
+  SentencePiece tokenizer of Llama 2 adds a space of its own to every text and
+  must be given bare words; :func:`word_separator` finds out which by probing
+  the tokenizer. Whitespace words (spaCy's whitespace tokens) get no token.
+* A sentence too long for ``max_length`` next to its instruction is cut into
+  overlapping windows of subwords (:func:`~.prompt_batching.window_starts`),
+  each with the full instruction, so no token is dropped.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy
+
+from ..errors import Errors
+from .prompt_batching import PromptBatch, PromptChunk, PromptQuery, window_starts
+
+#: Words used to probe how a tokenizer joins words (see `word_separator`).
+PROBE_WORDS = ("patients", "with", "breast", "cancer")
+
+
+def word_separator(tokenizer: Any) -> str:
+    """The text to put before each word after the first so that tokenising
+    words one by one gives the tokens of the joined sentence.
+
+    tokenizer (Any): A fast HF tokenizer.
+    RETURNS (str): " " (byte-level BPE, modern SentencePiece) or "" (legacy
+        SentencePiece, which adds a space to every text itself); " " when
+        neither reproduces the probe exactly.
+    """
+    joint = tokenizer(" ".join(PROBE_WORDS), add_special_tokens=False)["input_ids"]
+    for sep in (" ", ""):
+        texts = [PROBE_WORDS[0]] + [sep + word for word in PROBE_WORDS[1:]]
+        pieces = tokenizer(texts, add_special_tokens=False)["input_ids"]
+        if [i for ids in pieces for i in ids] == list(joint):
+            return sep
+    return " "
+
+
+def special_affixes(tokenizer: Any) -> tuple[list[int], list[int]]:
+    """The special tokens the tokenizer puts around a text by default (e.g.
+    Llama's BOS before it), which the decoder saw in pretraining.
+
+    tokenizer (Any): A fast HF tokenizer.
+    RETURNS (tuple[list[int], list[int]]): The prefix and the suffix token ids.
+    """
+    bare = list(tokenizer("a", add_special_tokens=False)["input_ids"])
+    full = list(tokenizer("a", add_special_tokens=True)["input_ids"])
+    for start in range(len(full) - len(bare) + 1):
+        if full[start : start + len(bare)] == bare:
+            return full[:start], full[start + len(bare) :]
+    return [], []
+
+
+def pad_token_id(tokenizer: Any) -> int:
+    """tokenizer (Any): A tokenizer. RETURNS (int): Its pad id, else its EOS id,
+    else 0 (padding is masked, so any id does)."""
+    for attr in ("pad_token_id", "eos_token_id"):
+        value = getattr(tokenizer, attr, None)
+        if value is not None:
+            return int(value)
+    return 0
+
+
+def _tokenize_sentences(
+    tokenizer: Any, sentences: list[tuple[str, ...]], sep: str
+) -> list[tuple[numpy.ndarray, numpy.ndarray]]:
+    """Subword ids and the word index of each subword, per sentence, from one
+    batched tokenizer call over all their words."""
+    texts: list[str] = []
+    owners: list[tuple[int, int]] = []  # (sentence, word) of each text
+    for si, words in enumerate(sentences):
+        first = True
+        for wi, word in enumerate(words):
+            if not word.strip():
+                continue
+            texts.append(word if first else sep + word)
+            owners.append((si, wi))
+            first = False
+    ids_per_text = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+    ids: list[list[int]] = [[] for _ in sentences]
+    word_of: list[list[int]] = [[] for _ in sentences]
+    for (si, wi), piece in zip(owners, ids_per_text, strict=True):
+        ids[si].extend(piece)
+        word_of[si].extend([wi] * len(piece))
+    return [
+        (numpy.asarray(i, dtype="int64"), numpy.asarray(w, dtype="int64"))
+        for i, w in zip(ids, word_of, strict=True)
+    ]
+
+
+def encode_instruction_queries(
+    tokenizer: Any,
+    queries: Sequence[PromptQuery],
+    *,
+    max_length: int,
+    stride: int,
+    batch_size: int,
+) -> PromptBatch:
+    """Tokenise (instruction, sentence) queries into right-padded decoder rows.
+
+    Sentences and instructions are tokenised once each, however many queries
+    share them. Rows of one `group` are sorted by length and cut into chunks of
+    at most `batch_size` rows; chunks never mix groups.
+
+    tokenizer (Any): A fast HF tokenizer of the decoder.
+    queries (Sequence[PromptQuery]): The queries; `description` is the instruction.
+    max_length (int): Maximum row length in tokens, special tokens included.
+    stride (int): Subwords shared by consecutive windows of a long sentence.
+    batch_size (int): Maximum rows per chunk.
+    RETURNS (PromptBatch): The chunks (token_type_ids all 0; `label_pos` marks
+        the instruction tokens) and the global subword and word indices.
+    RAISES (ValueError): If an instruction leaves no room for the sentence.
+    """
+    queries = list(queries)
+    sep = word_separator(tokenizer)
+    prefix, suffix = special_affixes(tokenizer)
+    n_special = len(prefix) + len(suffix)
+    pad_id = pad_token_id(tokenizer)
+    sent_index: dict[tuple[str, ...], int] = {}
+    instr_index: dict[str, int] = {}
+    for q in queries:
+        sent_index.setdefault(tuple(q.words), len(sent_index))
+        instr_index.setdefault(q.description, len(instr_index))
+    sent_tokens = _tokenize_sentences(tokenizer, list(sent_index), sep)
+    instr_list = list(instr_index)
+    instr_tokens: list[list[int]] = []
+    if instr_list:
+        instr_tokens = [list(ids) for ids in tokenizer(instr_list, add_special_tokens=False)["input_ids"]]
+
+    n_queries = len(queries)
+    word_offsets = numpy.zeros((n_queries + 1,), dtype="int64")
+    subword_offsets = numpy.zeros((n_queries + 1,), dtype="int64")
+    subword_word_parts: list[numpy.ndarray] = []
+    rows: list[tuple[int, int, int]] = []  # (query, window start, window end)
+    q_sent: list[int] = []
+    q_instr: list[int] = []
+    for qi, q in enumerate(queries):
+        si = sent_index[tuple(q.words)]
+        ii = instr_index[q.description]
+        q_sent.append(si)
+        q_instr.append(ii)
+        ids, word_ids = sent_tokens[si]
+        n_sub = int(ids.shape[0])
+        word_offsets[qi + 1] = word_offsets[qi] + len(q.words)
+        subword_offsets[qi + 1] = subword_offsets[qi] + n_sub
+        subword_word_parts.append(word_ids + word_offsets[qi])
+        if n_sub == 0:
+            continue
+        n_instr = len(instr_tokens[ii])
+        window = max_length - n_instr - n_special
+        if window < 1:
+            raise ValueError(Errors.E703.format(
+                instruction=q.description, n=n_instr, n_special=n_special, max_length=max_length))
+        for start in window_starts(n_sub, window, stride):
+            rows.append((qi, start, min(n_sub, start + window)))
+    subword_word = (
+        numpy.concatenate(subword_word_parts) if subword_word_parts else numpy.zeros((0,), dtype="int64")
+    )
+    subword_first = numpy.ones(subword_word.shape, dtype=bool)
+    if subword_word.size:
+        subword_first[1:] = subword_word[1:] != subword_word[:-1]
+
+    def row_length(row: tuple[int, int, int]) -> int:
+        return len(instr_tokens[q_instr[row[0]]]) + (row[2] - row[1]) + n_special
+
+    group_order: dict[str, int] = {}
+    for q in queries:
+        group_order.setdefault(q.group, len(group_order))
+    rows.sort(key=lambda r: (group_order[queries[r[0]].group], row_length(r)))
+    chunks: list[PromptChunk] = []
+    i = 0
+    while i < len(rows):
+        group = queries[rows[i][0]].group
+        j = i
+        while j < len(rows) and j - i < batch_size and queries[rows[j][0]].group == group:
+            j += 1
+        chunk_rows = rows[i:j]
+        length = max(row_length(r) for r in chunk_rows)
+        n_rows = len(chunk_rows)
+        input_ids = numpy.full((n_rows, length), pad_id, dtype="int64")
+        attention_mask = numpy.zeros((n_rows, length), dtype="int64")
+        subword = numpy.full((n_rows, length), -1, dtype="int64")
+        label_pos = numpy.full((n_rows, length), -1, dtype="int64")
+        query = numpy.zeros((n_rows,), dtype="int64")
+        for r, (qi, start, end) in enumerate(chunk_rows):
+            instr = instr_tokens[q_instr[qi]]
+            s0 = len(prefix) + len(instr)
+            s1 = s0 + (end - start)
+            input_ids[r, : len(prefix)] = prefix
+            input_ids[r, len(prefix) : s0] = instr
+            input_ids[r, s0:s1] = sent_tokens[q_sent[qi]][0][start:end]
+            input_ids[r, s1 : s1 + len(suffix)] = suffix
+            attention_mask[r, : s1 + len(suffix)] = 1
+            subword[r, s0:s1] = subword_offsets[qi] + numpy.arange(start, end)
+            label_pos[r, len(prefix) : s0] = numpy.arange(len(instr))
+            query[r] = qi
+        chunks.append(PromptChunk(input_ids, attention_mask, numpy.zeros_like(input_ids), subword, label_pos, query))
+        i = j
+    return PromptBatch(
+        queries=queries,
+        chunks=chunks,
+        word_offsets=word_offsets,
+        subword_offsets=subword_offsets,
+        subword_word=subword_word,
+        subword_first=subword_first,
+    )
