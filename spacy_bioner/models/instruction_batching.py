@@ -28,7 +28,7 @@ from typing import Any
 import numpy
 
 from ..errors import Errors
-from .prompt_batching import PromptBatch, PromptChunk, PromptQuery, window_starts
+from .prompt_batching import PromptBatch, PromptChunk, PromptQuery, chunk_rows, plan_rows
 
 #: Words used to probe how a tokenizer joins words (see `word_separator`).
 PROBE_WORDS = ("patients", "with", "breast", "cancer")
@@ -143,62 +143,30 @@ def encode_instruction_queries(
     if instr_list:
         instr_tokens = [list(ids) for ids in tokenizer(instr_list, add_special_tokens=False)["input_ids"]]
 
-    n_queries = len(queries)
-    word_offsets = numpy.zeros((n_queries + 1,), dtype="int64")
-    subword_offsets = numpy.zeros((n_queries + 1,), dtype="int64")
-    subword_word_parts: list[numpy.ndarray] = []
-    rows: list[tuple[int, int, int]] = []  # (query, window start, window end)
-    q_sent: list[int] = []
-    q_instr: list[int] = []
-    for qi, q in enumerate(queries):
-        si = sent_index[tuple(q.words)]
-        ii = instr_index[q.description]
-        q_sent.append(si)
-        q_instr.append(ii)
-        ids, word_ids = sent_tokens[si]
-        n_sub = int(ids.shape[0])
-        word_offsets[qi + 1] = word_offsets[qi] + len(q.words)
-        subword_offsets[qi + 1] = subword_offsets[qi] + n_sub
-        subword_word_parts.append(word_ids + word_offsets[qi])
-        if n_sub == 0:
-            continue
-        n_instr = len(instr_tokens[ii])
-        window = max_length - n_instr - n_special
-        if window < 1:
-            raise ValueError(Errors.E703.format(
-                instruction=q.description, n=n_instr, n_special=n_special, max_length=max_length))
-        for start in window_starts(n_sub, window, stride):
-            rows.append((qi, start, min(n_sub, start + window)))
-    subword_word = (
-        numpy.concatenate(subword_word_parts) if subword_word_parts else numpy.zeros((0,), dtype="int64")
-    )
-    subword_first = numpy.ones(subword_word.shape, dtype=bool)
-    if subword_word.size:
-        subword_first[1:] = subword_word[1:] != subword_word[:-1]
+    q_sent = [sent_index[tuple(q.words)] for q in queries]
+    q_instr = [instr_index[q.description] for q in queries]
+
+    def too_long(q: PromptQuery, n_instr: int) -> Exception:
+        return ValueError(Errors.E703.format(
+            instruction=q.description, n=n_instr, n_special=n_special, max_length=max_length))
+
+    plan = plan_rows(queries, [sent_tokens[i] for i in q_sent], [len(instr_tokens[i]) for i in q_instr],
+                     max_length=max_length, n_special=n_special, stride=stride, too_long=too_long)
+    subword_offsets = plan.subword_offsets
 
     def row_length(row: tuple[int, int, int]) -> int:
         return len(instr_tokens[q_instr[row[0]]]) + (row[2] - row[1]) + n_special
 
-    group_order: dict[str, int] = {}
-    for q in queries:
-        group_order.setdefault(q.group, len(group_order))
-    rows.sort(key=lambda r: (group_order[queries[r[0]].group], row_length(r)))
     chunks: list[PromptChunk] = []
-    i = 0
-    while i < len(rows):
-        group = queries[rows[i][0]].group
-        j = i
-        while j < len(rows) and j - i < batch_size and queries[rows[j][0]].group == group:
-            j += 1
-        chunk_rows = rows[i:j]
-        length = max(row_length(r) for r in chunk_rows)
-        n_rows = len(chunk_rows)
+    for chunk in chunk_rows(queries, plan.rows, row_length, batch_size):
+        length = max(row_length(r) for r in chunk)
+        n_rows = len(chunk)
         input_ids = numpy.full((n_rows, length), pad_id, dtype="int64")
         attention_mask = numpy.zeros((n_rows, length), dtype="int64")
         subword = numpy.full((n_rows, length), -1, dtype="int64")
         label_pos = numpy.full((n_rows, length), -1, dtype="int64")
         query = numpy.zeros((n_rows,), dtype="int64")
-        for r, (qi, start, end) in enumerate(chunk_rows):
+        for r, (qi, start, end) in enumerate(chunk):
             instr = instr_tokens[q_instr[qi]]
             s0 = len(prefix) + len(instr)
             s1 = s0 + (end - start)
@@ -211,12 +179,11 @@ def encode_instruction_queries(
             label_pos[r, len(prefix) : s0] = numpy.arange(len(instr))
             query[r] = qi
         chunks.append(PromptChunk(input_ids, attention_mask, numpy.zeros_like(input_ids), subword, label_pos, query))
-        i = j
     return PromptBatch(
         queries=queries,
         chunks=chunks,
-        word_offsets=word_offsets,
-        subword_offsets=subword_offsets,
-        subword_word=subword_word,
-        subword_first=subword_first,
+        word_offsets=plan.word_offsets,
+        subword_offsets=plan.subword_offsets,
+        subword_word=plan.subword_word,
+        subword_first=plan.subword_first,
     )

@@ -22,7 +22,7 @@ average the windows' values per subword, then pool subwords into words.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,30 +206,85 @@ def encode_queries(
     if desc_list:
         desc_tokens = [list(ids) for ids in tokenizer(desc_list, add_special_tokens=False, verbose=False)["input_ids"]]
 
+    q_desc = [desc_index[q.description] for q in queries]
+    q_sent = [sent_index[tuple(q.words)] for q in queries]
+
+    def too_long(q: PromptQuery, n_prefix: int) -> Exception:
+        return ValueError(Errors.E309.format(description=q.description, n=n_prefix, max_length=max_length))
+
+    plan = plan_rows(queries, [sent_tokens[i] for i in q_sent], [len(desc_tokens[i]) for i in q_desc],
+                     max_length=max_length, n_special=n_special, stride=stride, too_long=too_long)
+
+    def row_length(row: tuple[int, int, int]) -> int:
+        return len(desc_tokens[q_desc[row[0]]]) + (row[2] - row[1]) + n_special
+
+    chunks = [
+        _pad_rows(rows, row_length, desc_tokens, q_desc, sent_tokens, q_sent,
+                  plan.subword_offsets, cls_id, sep_id, pad_id, token_types, pair)
+        for rows in chunk_rows(queries, plan.rows, row_length, batch_size)
+    ]
+    return PromptBatch(
+        queries=queries,
+        chunks=chunks,
+        word_offsets=plan.word_offsets,
+        subword_offsets=plan.subword_offsets,
+        subword_word=plan.subword_word,
+        subword_first=plan.subword_first,
+    )
+
+
+@dataclass
+class RowPlan:
+    """The windows (rows) of a list of queries and its global subword/word indices."""
+
+    rows: list[tuple[int, int, int]]  # (query, window start, window end) in subwords
+    word_offsets: numpy.ndarray
+    subword_offsets: numpy.ndarray
+    subword_word: numpy.ndarray
+    subword_first: numpy.ndarray
+
+
+def plan_rows(
+    queries: Sequence[PromptQuery],
+    sentences: Sequence[tuple[numpy.ndarray, numpy.ndarray]],
+    prefix_lengths: Sequence[int],
+    *,
+    max_length: int,
+    n_special: int,
+    stride: int,
+    too_long: Callable[[PromptQuery, int], Exception],
+) -> RowPlan:
+    """Cut each query's sentence into windows that fit beside its prefix.
+
+    Shared by the encoder rows (description prefix) and the decoder rows
+    (instruction prefix): no subword is dropped, long sentences get
+    overlapping windows.
+
+    queries (Sequence[PromptQuery]): The queries.
+    sentences (Sequence[tuple]): Per query, its sentence's (subword ids, word index of each subword).
+    prefix_lengths (Sequence[int]): Per query, the tokens before the sentence (special tokens excluded).
+    max_length (int): Maximum row length, special tokens included.
+    n_special (int): Special tokens per row.
+    stride (int): Subwords shared by consecutive windows.
+    too_long (Callable): The error for a query whose prefix leaves no room.
+    RETURNS (RowPlan): The rows and the index arrays.
+    """
     n_queries = len(queries)
     word_offsets = numpy.zeros((n_queries + 1,), dtype="int64")
     subword_offsets = numpy.zeros((n_queries + 1,), dtype="int64")
     subword_word_parts: list[numpy.ndarray] = []
-    # rows: (query, window start, window end)
     rows: list[tuple[int, int, int]] = []
-    q_sent: list[int] = []
-    q_desc: list[int] = []
     for qi, q in enumerate(queries):
-        si = sent_index[tuple(q.words)]
-        di = desc_index[q.description]
-        q_sent.append(si)
-        q_desc.append(di)
-        ids, word_ids = sent_tokens[si]
+        ids, word_ids = sentences[qi]
         n_sub = int(ids.shape[0])
         word_offsets[qi + 1] = word_offsets[qi] + len(q.words)
         subword_offsets[qi + 1] = subword_offsets[qi] + n_sub
         subword_word_parts.append(word_ids + word_offsets[qi])
         if n_sub == 0:
             continue
-        n_label = len(desc_tokens[di])
-        window = max_length - n_label - n_special
+        window = max_length - prefix_lengths[qi] - n_special
         if window < 1:
-            raise ValueError(Errors.E309.format(description=q.description, n=n_label, max_length=max_length))
+            raise too_long(q, prefix_lengths[qi])
         for start in window_starts(n_sub, window, stride):
             rows.append((qi, start, min(n_sub, start + window)))
     subword_word = (
@@ -238,36 +293,32 @@ def encode_queries(
     subword_first = numpy.ones(subword_word.shape, dtype=bool)
     if subword_word.size:
         subword_first[1:] = subword_word[1:] != subword_word[:-1]
+    return RowPlan(rows, word_offsets, subword_offsets, subword_word, subword_first)
 
-    # group, then sort by length inside the group; chunks never cross groups
+
+def chunk_rows(
+    queries: Sequence[PromptQuery],
+    rows: list[tuple[int, int, int]],
+    row_length: Callable[[tuple[int, int, int]], int],
+    batch_size: int,
+) -> list[list[tuple[int, int, int]]]:
+    """Rows grouped by their query's `group`, sorted by length inside a group
+    (little padding), cut into chunks of at most `batch_size` rows that never
+    cross groups."""
     group_order: dict[str, int] = {}
     for q in queries:
         group_order.setdefault(q.group, len(group_order))
-
-    def row_length(row: tuple[int, int, int]) -> int:
-        return len(desc_tokens[q_desc[row[0]]]) + (row[2] - row[1]) + n_special
-
-    rows.sort(key=lambda r: (group_order[queries[r[0]].group], row_length(r)))
-    chunks: list[PromptChunk] = []
+    ordered = sorted(rows, key=lambda r: (group_order[queries[r[0]].group], row_length(r)))
+    chunks: list[list[tuple[int, int, int]]] = []
     i = 0
-    while i < len(rows):
-        group = queries[rows[i][0]].group
+    while i < len(ordered):
+        group = queries[ordered[i][0]].group
         j = i
-        while j < len(rows) and j - i < batch_size and queries[rows[j][0]].group == group:
+        while j < len(ordered) and j - i < batch_size and queries[ordered[j][0]].group == group:
             j += 1
-        chunks.append(
-            _pad_rows(rows[i:j], row_length, desc_tokens, q_desc, sent_tokens, q_sent,
-                      subword_offsets, cls_id, sep_id, pad_id, token_types, pair)
-        )
+        chunks.append(ordered[i:j])
         i = j
-    return PromptBatch(
-        queries=queries,
-        chunks=chunks,
-        word_offsets=word_offsets,
-        subword_offsets=subword_offsets,
-        subword_word=subword_word,
-        subword_first=subword_first,
-    )
+    return chunks
 
 
 def _pad_rows(
