@@ -10,8 +10,6 @@ the float32 model and its tokenizer with ``save_pretrained`` (safetensors).
 """
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -22,9 +20,9 @@ from ..compat import require
 from ..errors import Errors
 from ..models.llama_labeler import TORCH_DTYPES, resolve_decoder
 from . import app
+from .encoder import already_exported, save_model_dir
 
 #: A directory holding this file counts as an exported model.
-CONFIG_NAME = "config.json"
 
 
 def export_decoder(
@@ -57,11 +55,8 @@ def export_decoder(
     from transformers import AutoModel, AutoTokenizer
 
     output = Path(output)
-    if output.exists() and not force:
-        if (output / CONFIG_NAME).is_file():
-            return False
-        if output.is_file() or any(output.iterdir()):
-            raise ValueError(Errors.E714.format(path=output))
+    if already_exported(output, force, Errors.E714):
+        return False
     if torch_dtype not in TORCH_DTYPES:
         raise ValueError(Errors.E701.format(
             setting="torch_dtype", value=torch_dtype, what=f"choose one of {', '.join(TORCH_DTYPES)}"))
@@ -76,16 +71,7 @@ def export_decoder(
         model = AutoModel.from_pretrained(path, torch_dtype=TORCH_DTYPES[torch_dtype], **kwargs)
     except (OSError, ValueError, KeyError) as err:
         raise ValueError(Errors.E702.format(name=name, gguf=where, err=err)) from err
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{output.name}.", dir=output.parent) as tmp:
-        staging = Path(tmp) / "decoder"
-        model.save_pretrained(str(staging), safe_serialization=True)
-        tokenizer.save_pretrained(str(staging))
-        if output.is_dir():
-            shutil.rmtree(output)
-        elif output.exists():
-            output.unlink()
-        staging.rename(output)
+    save_model_dir(model, tokenizer, output)
     return True
 
 

@@ -53,11 +53,8 @@ def export_encoder(
     from transformers import AutoModel, AutoTokenizer
 
     output = Path(output)
-    if output.exists() and not force:
-        if (output / CONFIG_NAME).is_file():
-            return False
-        if output.is_file() or any(output.iterdir()):
-            raise ValueError(Errors.E500.format(path=output))
+    if already_exported(output, force, Errors.E500):
+        return False
     path = resolve_encoder(name)
     kwargs: dict[str, Any] = {"local_files_only": local_files_only, "trust_remote_code": False}
     if revision is not None:
@@ -67,9 +64,32 @@ def export_encoder(
         model = AutoModel.from_pretrained(path, **kwargs)
     except (OSError, ValueError, KeyError) as err:
         raise ValueError(Errors.E313.format(name=name, err=err)) from err
+    save_model_dir(model, tokenizer, output)
+    return True
+
+
+def already_exported(output: Path, force: bool, error: str) -> bool:
+    """Whether OUTPUT already holds a model to keep (no --force).
+
+    output (Path): The model directory to write.
+    force (bool): Replace whatever is there.
+    error (str): Message template (with {path}) for a non-empty directory or file that is not a model.
+    RETURNS (bool): True to skip the export.
+    """
+    if output.exists() and not force:
+        if (output / CONFIG_NAME).is_file():
+            return True
+        if output.is_file() or any(output.iterdir()):
+            raise ValueError(error.format(path=output))
+    return False
+
+
+def save_model_dir(model: Any, tokenizer: Any, output: Path) -> None:
+    """Write model and tokenizer (safetensors) next to OUTPUT, then move them
+    into place, so an interrupted export never leaves a half-written model."""
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{output.name}.", dir=output.parent) as tmp:
-        staging = Path(tmp) / "encoder"
+        staging = Path(tmp) / "model"
         model.save_pretrained(str(staging), safe_serialization=True)
         tokenizer.save_pretrained(str(staging))
         if output.is_dir():
@@ -77,7 +97,6 @@ def export_encoder(
         elif output.exists():
             output.unlink()
         staging.rename(output)
-    return True
 
 
 @app.command("export-encoder")

@@ -73,13 +73,11 @@ from ..models.prompt_tagger import PromptScores
 from ..torch.llama_labeler import IGNORE_INDEX, LABELER_TAGS, labeler_loss
 from .btl import decode_tags
 from .prompted import (
+    DescribedLabels,
     DocPrediction,
     SpanPrediction,
     SpanTaggerPipe,
-    _check_description,
-    _check_label,
     _softmax,
-    default_description,
     gold_spans,
     sentence_bounds,
 )
@@ -252,7 +250,7 @@ def format_instruction(template: str, type_name: str, dataset: str | None = None
     return template.format(type=type_name, dataset=dataset)
 
 
-class LlamaLabeler(SpanTaggerPipe):
+class LlamaLabeler(DescribedLabels, SpanTaggerPipe):
     """Instruction-following O/B/I labeler over a LLaMA-family decoder.
 
     vocab (Vocab): The shared vocabulary.
@@ -353,41 +351,6 @@ class LlamaLabeler(SpanTaggerPipe):
     def type_names(self) -> dict[str, str]:
         """RETURNS (dict[str, str]): Label -> the type name the instruction uses."""
         return dict(self.cfg["labels"])
-
-    def add_label(self, label: str, type_name: str | None = None) -> int:
-        """Add a label, or give one a new type name (works after training: a
-        label is only text in the instruction).
-
-        label (str): The label written on spans.
-        type_name (str | None): The type name in the instruction; None keeps
-            the current one or, for a new label, uses its name in words.
-        RETURNS (int): 1 if the label is new, else 0.
-        """
-        _check_label(label)
-        if type_name is not None:
-            _check_description(label, type_name)
-        is_new = label not in self.cfg["labels"]
-        if is_new or type_name is not None:
-            self.cfg["labels"][label] = type_name if type_name is not None else default_description(label)
-        if is_new:
-            self.vocab.strings.add(label)
-        return int(is_new)
-
-    def set_labels(self, labels: Mapping[str, str | None] | Iterable[str]) -> None:
-        """Replace all labels.
-
-        labels (Mapping[str, str | None] | Iterable[str]): Label -> type name, or labels.
-        """
-        if isinstance(labels, str):
-            raise ValueError(Errors.E318.format(name=self.name, what="a single string"))
-        items = list(labels.items()) if isinstance(labels, Mapping) else [(label, None) for label in labels]
-        for label, type_name in items:
-            _check_label(label)
-            if type_name is not None:
-                _check_description(label, type_name)
-        self.cfg["labels"] = {}
-        for label, type_name in items:
-            self.add_label(label, type_name)
 
     def instruction_for(self, label: str, dataset: str | None) -> str:
         """label (str): A label. dataset (str | None): A dataset name or None.

@@ -256,7 +256,52 @@ class SpanTaggerPipe(TrainablePipe):
         return self.scorer(examples, labels=self.labels, **kwargs)
 
 
-class PromptedTagger(SpanTaggerPipe):
+class DescribedLabels:
+    """Labels that the model reads as text (a description or type name per
+    label, in ``cfg["labels"]``), shared by bioner_prompted and bioner_llama:
+    a label can be added after training, since it is only text."""
+
+    name: str
+    vocab: Any
+    cfg: dict[str, Any]
+
+    def add_label(self, label: str, description: str | None = None) -> int:
+        """Add a label, or give an existing label a new description.
+
+        label (str): The label name written on spans.
+        description (str | None): The text the model reads; None keeps the
+            current one, or for a new label uses `default_description(label)`.
+        RETURNS (int): 1 if the label is new, else 0.
+        """
+        _check_label(label)
+        if description is not None:
+            _check_description(label, description)
+        is_new = label not in self.cfg["labels"]
+        if is_new or description is not None:
+            self.cfg["labels"][label] = description if description is not None else default_description(label)
+        if is_new:
+            self.vocab.strings.add(label)
+        return int(is_new)
+
+    def set_labels(self, labels: Mapping[str, str | None] | Iterable[str]) -> None:
+        """Replace all labels.
+
+        labels (Mapping[str, str | None] | Iterable[str]): Label -> description,
+            or labels described by their names.
+        """
+        if isinstance(labels, str):
+            raise ValueError(Errors.E318.format(name=self.name, what="a single string"))
+        items = list(labels.items()) if isinstance(labels, Mapping) else [(label, None) for label in labels]
+        for label, description in items:
+            _check_label(label)
+            if description is not None:
+                _check_description(label, description)
+        self.cfg["labels"] = {}
+        for label, description in items:
+            self.add_label(label, description)
+
+
+class PromptedTagger(DescribedLabels, SpanTaggerPipe):
     """Label-prompted token tagger: one (sentence, label) pair at a time.
 
     vocab (Vocab): The shared vocabulary.
@@ -344,43 +389,13 @@ class PromptedTagger(SpanTaggerPipe):
         """label (str): A label. RETURNS (float): Its threshold."""
         return float(self.cfg["thresholds"].get(label, self.threshold))
 
-    def add_label(self, label: str, description: str | None = None) -> int:
-        """Add a label, or give an existing label a new description.
-
-        Works after training: the model reads the description, so a new label
-        is predicted zero-shot.
-
-        label (str): The label name written on spans.
-        description (str | None): The text the model reads; None keeps the
-            current one, or for a new label uses `default_description(label)`.
-        RETURNS (int): 1 if the label is new, else 0.
-        """
-        _check_label(label)
-        if description is not None:
-            _check_description(label, description)
-        is_new = label not in self.cfg["labels"]
-        if is_new or description is not None:
-            self.cfg["labels"][label] = description if description is not None else default_description(label)
-        if is_new:
-            self.vocab.strings.add(label)
-        return int(is_new)
-
     def set_labels(self, labels: Mapping[str, str | None] | Iterable[str]) -> None:
         """Replace all labels (thresholds of labels that stay are kept).
 
         labels (Mapping[str, str | None] | Iterable[str]): Label -> description,
             or labels described by their names.
         """
-        if isinstance(labels, str):
-            raise ValueError(Errors.E318.format(name=self.name, what="a single string"))
-        items = list(labels.items()) if isinstance(labels, Mapping) else [(label, None) for label in labels]
-        for label, description in items:
-            _check_label(label)
-            if description is not None:
-                _check_description(label, description)
-        self.cfg["labels"] = {}
-        for label, description in items:
-            self.add_label(label, description)
+        super().set_labels(labels)
         self.cfg["thresholds"] = {
             label: value for label, value in self.cfg["thresholds"].items() if label in self.cfg["labels"]
         }
