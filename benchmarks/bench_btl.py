@@ -32,15 +32,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import srsly
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import run_timed  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "corpora" / "brat"
@@ -51,21 +52,7 @@ SETTINGS = {
     "atl-w": ["--components.bioner_btl.loss", "atl", "--components.bioner_btl.class_weights", "true"],
     "atl": ["--components.bioner_btl.loss", "atl", "--components.bioner_btl.class_weights", "false"],
 }
-ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
-
-def run_timed(cmd: list[str], log: Path) -> dict:
-    """Run a command under /usr/bin/time; return wall seconds and peak RSS (MB)."""
-    start = time.perf_counter()
-    with log.open("w") as fh:
-        proc = subprocess.run(["/usr/bin/time", "-f", "PEAK_KB %M", *cmd], stdout=fh, stderr=subprocess.STDOUT,
-                              env={**os.environ, **ENV}, check=False)
-    wall = time.perf_counter() - start
-    text = log.read_text()
-    peak = [int(line.split()[1]) for line in text.splitlines() if line.startswith("PEAK_KB")]
-    if proc.returncode != 0:
-        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{text[-3000:]}")
-    return {"wall_s": round(wall, 1), "peak_mb": round(peak[-1] / 1024, 1) if peak else None}
 
 
 def mention_counts(directory: Path) -> Counter:

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import srsly
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import run_timed  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "corpora" / "conll" / "NCBI-disease-IOB"
@@ -32,19 +33,6 @@ SCALING_LABELS = {
     "CellLine": "cell line", "Protein": "protein", "CellType": "cell type", "Organ": "organ",
 }
 
-
-def run_timed(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> dict:
-    """Run a command under /usr/bin/time; return wall seconds and peak RSS (MB)."""
-    start = time.perf_counter()
-    with log.open("w") as fh:
-        proc = subprocess.run(["/usr/bin/time", "-f", "PEAK_KB %M", *cmd], stdout=fh, stderr=subprocess.STDOUT,
-                              env={**os.environ, **(env or {})}, check=False)
-    wall = time.perf_counter() - start
-    text = log.read_text()
-    peak = [int(line.split()[1]) for line in text.splitlines() if line.startswith("PEAK_KB")]
-    if proc.returncode != 0:
-        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{text[-3000:]}")
-    return {"wall_s": round(wall, 1), "peak_mb": round(peak[-1] / 1024, 1) if peak else None}
 
 
 def main() -> None:

@@ -305,6 +305,7 @@ def evaluate_docs(
     *,
     spans_key: str | None = None,
     batch_size: int = 64,
+    make_doc: Callable[[str], Doc] | None = None,
 ) -> dict[str, Any]:
     """Run a pipeline on the texts of gold docs and score its predictions.
 
@@ -316,6 +317,9 @@ def evaluate_docs(
     gold_docs (Sequence[Doc]): The reference documents.
     spans_key (str | None): Span group to score; None scores doc.ents.
     batch_size (int): Documents per `nlp.pipe` batch.
+    make_doc (Callable[[str], Doc] | None): Makes the input doc from a text
+        (default `nlp.make_doc`); e.g. to record in `doc.user_data` which
+        dataset a text comes from, which `bioner_llama` reads.
     RETURNS (dict[str, Any]): The keys of `score_spans` and `score_tokens`, plus
         "docs", "words" (tokens predicted), "seconds" and "words_per_second".
     RAISES (BioNERInputError): If `spans_key` is given and no gold doc has that span group.
@@ -324,7 +328,8 @@ def evaluate_docs(
         keys = ", ".join(sorted({k for d in gold_docs for k in d.spans.keys()})) or "none"
         raise BioNERInputError(Errors.E100.format(key=spans_key, n=len(gold_docs), keys=keys))
     start = time.perf_counter()
-    predicted = list(nlp.pipe((doc.text for doc in gold_docs), batch_size=batch_size))
+    inputs = (doc.text if make_doc is None else make_doc(doc.text) for doc in gold_docs)
+    predicted = list(nlp.pipe(inputs, batch_size=batch_size))
     seconds = time.perf_counter() - start
     examples = [Example(pred, gold) for pred, gold in zip(predicted, gold_docs, strict=True)]
     words = sum(len(doc) for doc in predicted)

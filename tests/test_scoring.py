@@ -7,7 +7,7 @@ import pytest
 import spacy
 from spacy.language import Language
 from spacy.scorer import get_ner_prf
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 from spacy.training import Example
 
 from spacy_bioner.errors import BioNERInputError
@@ -421,3 +421,31 @@ def test_evaluate_docs_empty_and_missing_key() -> None:
     assert scores["words"] == 0
     with pytest.raises(BioNERInputError, match="'sc'"):
         evaluate_docs(nlp, [nlp.make_doc("aspirin")], spans_key="sc")
+
+
+@spacy.Language.component("test_ents_from_user_data")
+def _ents_from_user_data(doc: Doc) -> Doc:
+    """Tags the first token with the label recorded in user_data, if any."""
+    label = doc.user_data.get("label")
+    if label and len(doc):
+        doc.ents = [Span(doc, 0, 1, label=label)]
+    return doc
+
+
+def test_evaluate_docs_make_doc_reaches_the_pipeline() -> None:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("test_ents_from_user_data")
+    gold = _ents_doc(nlp, "aspirin cures lung cancer", [("aspirin", "CHEM")])
+    assert evaluate_docs(nlp, [gold])["ents_r"] == 0.0  # no user_data, no prediction
+    made: list[str] = []
+
+    def make_doc(text: str) -> Doc:
+        made.append(text)
+        doc = nlp.make_doc(text)
+        doc.user_data["label"] = "CHEM"
+        return doc
+
+    scores = evaluate_docs(nlp, [gold], make_doc=make_doc)
+    assert made == [gold.text]
+    assert scores["ents_p"] == pytest.approx(1.0)
+    assert scores["ents_r"] == pytest.approx(1.0)
