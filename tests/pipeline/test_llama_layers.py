@@ -92,6 +92,35 @@ def test_bidirectional_sees_later_tokens_causal_does_not(tiny_llama_dir: Path, a
         assert float((a[0, -1] - b[0, -1]).abs().max()) > 1e-4
 
 
+@pytest.mark.parametrize("model_type", ["mistral", "qwen2"])
+def test_mask_switch_for_mistral_and_qwen2(model_type: str) -> None:
+    """The other supported families take the 4-D mask as given too (sliding
+    window on, shorter than the row, so the custom mask must replace it)."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.for_model(
+        model_type, vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64, sliding_window=4,
+        use_sliding_window=True, attn_implementation="sdpa",
+    )
+    torch.manual_seed(0)
+    decoder = AutoModel.from_config(config).eval()
+    ids = torch.tensor([[1, 20, 30, 40, 50, 60, 61, 62]])
+    changed = ids.clone()
+    changed[0, -1] = 70
+    padded = torch.cat([ids, torch.zeros((1, 3), dtype=torch.long)], dim=1)
+    pad_mask = torch.cat([torch.ones_like(ids), torch.zeros((1, 3), dtype=torch.long)], dim=1)
+    for bidirectional, first_moves in ((True, True), (False, False)):
+        module = LlamaLabelerModule(decoder, 3, 0.0, bidirectional).eval()
+        with torch.no_grad():
+            a = module.hidden_states(ids, torch.ones_like(ids))
+            b = module.hidden_states(changed, torch.ones_like(ids))
+            c = module.hidden_states(padded, pad_mask)
+        moved = float((a[0, 0] - b[0, 0]).abs().max())
+        assert (moved > 1e-4) == first_moves, (model_type, bidirectional, moved)
+        torch.testing.assert_close(c[0, : ids.shape[1]], a[0], atol=1e-5, rtol=1e-5)
+
+
 def test_padding_does_not_change_outputs(decoder: AutoModel) -> None:
     module = LlamaLabelerModule(decoder, 3, 0.0, True).eval()
     ids = torch.tensor([[1, 20, 30, 40]])
