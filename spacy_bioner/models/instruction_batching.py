@@ -179,11 +179,4 @@ def encode_instruction_queries(
             label_pos[r, len(prefix) : s0] = numpy.arange(len(instr))
             query[r] = qi
         chunks.append(PromptChunk(input_ids, attention_mask, numpy.zeros_like(input_ids), subword, label_pos, query))
-    return PromptBatch(
-        queries=queries,
-        chunks=chunks,
-        word_offsets=plan.word_offsets,
-        subword_offsets=plan.subword_offsets,
-        subword_word=plan.subword_word,
-        subword_first=plan.subword_first,
-    )
+    return plan.batch(queries, chunks)

@@ -223,14 +223,7 @@ def encode_queries(
                   plan.subword_offsets, cls_id, sep_id, pad_id, token_types, pair)
         for rows in chunk_rows(queries, plan.rows, row_length, batch_size)
     ]
-    return PromptBatch(
-        queries=queries,
-        chunks=chunks,
-        word_offsets=plan.word_offsets,
-        subword_offsets=plan.subword_offsets,
-        subword_word=plan.subword_word,
-        subword_first=plan.subword_first,
-    )
+    return plan.batch(queries, chunks)
 
 
 @dataclass
@@ -242,6 +235,12 @@ class RowPlan:
     subword_offsets: numpy.ndarray
     subword_word: numpy.ndarray
     subword_first: numpy.ndarray
+
+    def batch(self, queries: list[PromptQuery], chunks: list[PromptChunk]) -> PromptBatch:
+        """The batch of these queries and padded chunks, with this plan's indices."""
+        return PromptBatch(queries=queries, chunks=chunks, word_offsets=self.word_offsets,
+                           subword_offsets=self.subword_offsets, subword_word=self.subword_word,
+                           subword_first=self.subword_first)
 
 
 def plan_rows(
