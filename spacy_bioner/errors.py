@@ -83,7 +83,7 @@ class Errors:
     E608 = "Component '{name}' (bioner_btl): the k-NN post-layer cannot be fitted: {what}. Give fit_knn() training examples with annotated spans (doc.spans[{key!r}] or doc.ents)."
     E609 = "spacy_bioner.fit_knn.v1: {what}. Name bioner_btl components in `components` (or leave it null for all of them), and a corpus in `corpus` (a dot name such as 'corpora.train'; null: [training] train_corpus)."
     E610 = "Component '{name}' (bioner_btl) has no labels. Pass `labels` (a list) in the component config or in [initialize.components.{name}], or give initialize() examples with annotated spans."
-    E612 = "Unknown knn_algorithm {algorithm!r} in component '{name}' (bioner_btl). Choose one of: {options} (all exact; 'auto': KD-tree for up to 31 tags, else brute force)."
+    E612 = "Unknown knn_algorithm {algorithm!r} in component '{name}' (bioner_btl). Choose one of: {options} (all exact; 'auto': KD-tree for up to 11 tags, else brute force)."
     E611 = "Saved bioner_btl data of component '{name}' is invalid ({what}); the saved pipeline is damaged or was written by an incompatible version of spacy_bioner."
     E400 = "--{what} '{path}' cannot be read as a DocBin (.spacy) file: {err}. Give a file written by `python -m spacy_bioner convert` or `spacy convert`."
     E401 = "--{what} '{path}' contains no documents."

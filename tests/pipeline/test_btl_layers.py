@@ -153,6 +153,32 @@ def test_knn_blocks_give_the_same_result(monkeypatch: pytest.MonkeyPatch) -> Non
     assert torch.equal(whole[0], blocked[0]) and torch.equal(whole[1], blocked[1])
 
 
+def test_knn_grouped_selection_is_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The brute-force search looks only inside the k groups of stored points
+    with the smallest minimum; it must find the same neighbours as a search
+    of every point, also when the last group is padded."""
+    import spacy_bioner.torch.knn as knn
+    from spacy_bioner.torch.knn import KNNVoter
+
+    gen = torch.Generator().manual_seed(2)
+    centers = torch.randn(9, 6, generator=gen) * 3
+    labels = torch.randint(0, 9, (1001,), generator=gen)
+    points = centers[labels] + torch.randn(1001, 6, generator=gen)
+    queries = centers[torch.randint(0, 9, (300,), generator=gen)] + 1.5 * torch.randn(300, 6, generator=gen)
+    monkeypatch.setattr(knn, "GROUP", 8)  # 126 groups, the last one padded
+    monkeypatch.setattr(knn, "BLOCK_ENTRIES", 1008 * 50)  # several query blocks
+    grouped = KNNVoter(points.numpy(), labels.numpy(), 9, 7, "euclidean", "brute")
+    assert grouped._n_groups == 126
+    votes, predicted = grouped.vote(queries.numpy())
+    nearest = torch.topk(knn.pairwise_distances(queries, points, "euclidean"), 7, largest=False).indices
+    expected = torch.zeros(300, 9).scatter_add_(1, labels[nearest], torch.ones(300, 7))
+    assert torch.equal(votes, expected)
+    monkeypatch.setattr(knn, "GROUP", 1024)  # too few groups: the whole row is searched
+    whole = KNNVoter(points.numpy(), labels.numpy(), 9, 7, "euclidean", "brute")
+    assert whole._n_groups == 0
+    assert torch.equal(whole.vote(queries.numpy())[1], predicted)
+
+
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
 def test_knn_algorithms_agree(metric: str) -> None:
     from spacy_bioner.torch.knn import KNNVoter
