@@ -14,7 +14,14 @@ search algorithms, chosen per fitted k-NN:
   minimum (those k minima are k distinct entries), so every one of the k
   smallest entries lies in a group whose minimum is among the k smallest. The
   group minima are one cheap pass, where a ``topk`` over the whole row was
-  as slow as the matrix product itself.
+  as slow as the matrix product itself. When one class holds at least half
+  the points (O, for a tagger), its points are split into a seeded 5%
+  sample and the rest (`_split_stores`): a query whose k-th nearest sampled
+  majority point is nearer than the nearest point of every other class has
+  k majority neighbours (those k sampled points already beat every other
+  class), so its votes are known without searching the rest. On BioNLP-ST
+  CG (O 75% of 50,000 points) 60% of the queries stop there, and the search
+  takes about 0.6x the time; on MACCROBAT (O 53%) about 0.8x.
 * "kd_tree": scikit-learn's KD-tree, built from the stored arrays when first
   needed (about 0.05 s per 50,000 points; never saved, so a saved pipeline
   holds arrays only). Per query roughly logarithmic in the number of points
@@ -42,6 +49,10 @@ AUTO_KD_TREE_MAX_DIM = 11
 BLOCK_ENTRIES = 1 << 23
 #: Stored points per group in the two-step selection of the k smallest.
 GROUP = 64
+#: A class holding at least this share of the stored points gets its own stores.
+MAJORITY_SHARE = 0.5
+#: The share of the majority's points sampled for the certificate.
+MAJORITY_SAMPLE = 0.05
 
 
 def pairwise_distances(queries: torch.Tensor, points: torch.Tensor, metric: str) -> torch.Tensor:
@@ -70,12 +81,11 @@ def _rank_scores(queries: torch.Tensor, points: torch.Tensor, sq_norms: torch.Te
     return torch.addmm(sq_norms.unsqueeze(0), queries, points.T, beta=1.0, alpha=-2.0)
 
 
-def _vote(nearest: torch.Tensor, classes: torch.Tensor, n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Votes and winner from the (q, k) indices of each query's neighbours,
+def _vote(voted: torch.Tensor, n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Votes and winner from the (q, k) classes of each query's neighbours,
     nearest first. A tie between classes goes to the class whose nearest
     voter is nearest."""
-    k_eff = nearest.shape[1]
-    voted = classes[nearest]
+    k_eff = voted.shape[1]
     counts = torch.zeros((voted.shape[0], n_classes), dtype=torch.float32)
     counts.scatter_add_(1, voted, torch.ones_like(voted, dtype=torch.float32))
     first = torch.full((voted.shape[0], n_classes), k_eff, dtype=torch.int64)
@@ -83,6 +93,33 @@ def _vote(nearest: torch.Tensor, classes: torch.Tensor, n_classes: int) -> tuple
     first.scatter_reduce_(1, voted, ranks.expand_as(voted), reduce="amin")
     key = counts * (k_eff + 1) + (k_eff - first).float()
     return counts, key.argmax(dim=1)
+
+
+class _PointStore:
+    """Stored points for brute force, padded to whole groups of ``GROUP``
+    when there are enough groups for the two-step selection to pay."""
+
+    def __init__(self, points: torch.Tensor, classes: torch.Tensor, k: int) -> None:
+        self.size = int(points.shape[0])
+        self.k = min(k, self.size)
+        self.points = points
+        self.sq_norms = (points * points).sum(-1)
+        self.classes = classes
+        self.n_groups = 0
+        n_groups = -(-self.size // GROUP)
+        if n_groups >= 4 * self.k:
+            # pad to whole groups with points no query is ever nearer to
+            pad = n_groups * GROUP - self.size
+            self.points = torch.cat([points, torch.zeros((pad, points.shape[1]))])
+            self.sq_norms = torch.cat([self.sq_norms, torch.full((pad,), float("inf"))])
+            self.n_groups = n_groups
+
+    def nearest(self, queries: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``min(k, size)`` smallest ``|p|^2 - 2 q.p`` per query, smallest
+        first, and the classes of those points."""
+        scores = _rank_scores(queries, self.points, self.sq_norms)
+        index = _k_smallest(scores, self.k, self.n_groups)
+        return scores.gather(1, index), self.classes[index]
 
 
 class KNNVoter:
@@ -129,16 +166,7 @@ class KNNVoter:
 
             self._tree = KDTree(points.astype("float64"))
         else:
-            self._points = torch.from_numpy(points)
-            self._sq_norms = (self._points * self._points).sum(-1)
-            self._n_groups = 0
-            n_groups = -(-points.shape[0] // GROUP)
-            if n_groups >= 4 * self.k:
-                # pad to whole groups with points no query is ever nearer to
-                pad = n_groups * GROUP - points.shape[0]
-                self._points = torch.cat([self._points, torch.zeros((pad, points.shape[1]))])
-                self._sq_norms = torch.cat([self._sq_norms, torch.full((pad,), float("inf"))])
-                self._n_groups = n_groups
+            self._stores, self._majority = _split_stores(points, self.classes, n_classes, self.k)
 
     def vote(self, queries: numpy.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """The votes of the k nearest points for each query, and the winner.
@@ -154,17 +182,58 @@ class KNNVoter:
             return torch.zeros((0, self.n_classes)), torch.zeros((0,), dtype=torch.int64)
         if self.algorithm == "kd_tree":
             _, nearest = self._tree.query(queries.astype("float64"), k=self.k, sort_results=True)
-            return _vote(torch.from_numpy(nearest.astype("int64")), self.classes, self.n_classes)
+            return _vote(self.classes[torch.from_numpy(nearest.astype("int64"))], self.n_classes)
         q = torch.from_numpy(queries)
-        n_points = int(self._points.shape[0])
-        block = max(1, BLOCK_ENTRIES // n_points)
+        block = max(1, BLOCK_ENTRIES // sum(int(store.points.shape[0]) for store in self._stores))
         votes = torch.zeros((q.shape[0], self.n_classes), dtype=torch.float32)
         predicted = torch.zeros((q.shape[0],), dtype=torch.int64)
         for start in range(0, q.shape[0], block):
-            scores = _rank_scores(q[start : start + block], self._points, self._sq_norms)
-            nearest = _k_smallest(scores, self.k, self._n_groups)
-            votes[start : start + block], predicted[start : start + block] = _vote(nearest, self.classes, self.n_classes)
+            voted = self._nearest_classes(q[start : start + block])
+            votes[start : start + block], predicted[start : start + block] = _vote(voted, self.n_classes)
         return votes, predicted
+
+    def _nearest_classes(self, queries: torch.Tensor) -> torch.Tensor:
+        """The (q, k) classes of each query's k nearest points, nearest first.
+
+        With a majority class the stores are: the other classes' points, a
+        sample of the majority's, and the rest of the majority's. A query
+        whose k-th nearest sampled majority point is nearer than every point
+        of another class has k majority neighbours, whichever they are, so
+        the rest is searched only for the other queries."""
+        if self._majority is None:
+            return self._stores[0].nearest(queries)[1]
+        others, sample, rest = self._stores
+        scores_o, classes_o = others.nearest(queries)
+        scores_s, classes_s = sample.nearest(queries)
+        voted = torch.full((queries.shape[0], self.k), self._majority, dtype=torch.int64)
+        open_rows = (scores_s[:, -1] >= scores_o[:, 0]).nonzero().squeeze(1)
+        if open_rows.numel():
+            scores_r, classes_r = rest.nearest(queries[open_rows])
+            scores = torch.cat([scores_o[open_rows], scores_s[open_rows], scores_r], dim=1)
+            classes = torch.cat([classes_o[open_rows], classes_s[open_rows], classes_r], dim=1)
+            order = torch.topk(scores, self.k, dim=1, largest=False, sorted=True).indices
+            voted[open_rows] = classes.gather(1, order)
+        return voted
+
+
+def _split_stores(
+    points: numpy.ndarray, classes: torch.Tensor, n_classes: int, k: int
+) -> tuple[list[_PointStore], int | None]:
+    """One store of all points; or, when one class holds at least
+    ``MAJORITY_SHARE`` of them (O, in a tagger's training words), three: the
+    other classes' points, a seeded sample of ``MAJORITY_SAMPLE`` of the
+    majority's (at least k points), and the rest of the majority's."""
+    counts = torch.bincount(classes, minlength=n_classes)
+    majority = int(counts.argmax())
+    n_major, n_points = int(counts[majority]), int(points.shape[0])
+    n_sample = max(k, int(n_major * MAJORITY_SAMPLE))
+    if n_major < MAJORITY_SHARE * n_points or n_major == n_points or n_sample >= n_major:
+        return [_PointStore(torch.from_numpy(points), classes, k)], None
+    is_major = classes.numpy() == majority
+    shuffled = numpy.random.default_rng(0).permutation(numpy.flatnonzero(is_major))
+    parts = (numpy.flatnonzero(~is_major), numpy.sort(shuffled[:n_sample]), numpy.sort(shuffled[n_sample:]))
+    stores = [_PointStore(torch.from_numpy(points[part]), classes[torch.from_numpy(part)], k) for part in parts]
+    return stores, majority
 
 
 def _k_smallest(scores: torch.Tensor, k: int, n_groups: int) -> torch.Tensor:

@@ -168,15 +168,51 @@ def test_knn_grouped_selection_is_exact(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(knn, "GROUP", 8)  # 126 groups, the last one padded
     monkeypatch.setattr(knn, "BLOCK_ENTRIES", 1008 * 50)  # several query blocks
     grouped = KNNVoter(points.numpy(), labels.numpy(), 9, 7, "euclidean", "brute")
-    assert grouped._n_groups == 126
+    assert grouped._stores[0].n_groups == 126
     votes, predicted = grouped.vote(queries.numpy())
     nearest = torch.topk(knn.pairwise_distances(queries, points, "euclidean"), 7, largest=False).indices
     expected = torch.zeros(300, 9).scatter_add_(1, labels[nearest], torch.ones(300, 7))
     assert torch.equal(votes, expected)
     monkeypatch.setattr(knn, "GROUP", 1024)  # too few groups: the whole row is searched
     whole = KNNVoter(points.numpy(), labels.numpy(), 9, 7, "euclidean", "brute")
-    assert whole._n_groups == 0
+    assert whole._stores[0].n_groups == 0
     assert torch.equal(whole.vote(queries.numpy())[1], predicted)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+@pytest.mark.parametrize("sample", [0.05, 0.9])
+def test_knn_majority_certificate_is_exact(metric: str, sample: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a class holding most points (O), queries whose k-th nearest
+    sampled majority point beats every other class skip the rest of the
+    majority's points; the votes must equal a search of every point, for the
+    queries that skip and for those that do not."""
+    import spacy_bioner.torch.knn as knn
+    from spacy_bioner.torch.knn import KNNVoter
+
+    gen = torch.Generator().manual_seed(3)
+    shift = torch.zeros(3, 4)
+    shift[1, 0], shift[2, 1] = 4.0, -4.0
+    labels = torch.cat([torch.zeros(1400, dtype=torch.int64), torch.ones(300, dtype=torch.int64),
+                        torch.full((300,), 2, dtype=torch.int64)])
+    spread = torch.tensor([1.0, 0.7, 0.7])[labels].unsqueeze(1)
+    points = shift[labels] + spread * torch.randn(2000, 4, generator=gen) + torch.tensor([3.0, 3.0, 0.0, 0.0])
+    queries = 1.3 * torch.randn(3000, 4, generator=gen) + torch.tensor([3.0, 3.0, 0.0, 0.0])
+    # a large sample makes the certificate tight, so a loose one would show
+    monkeypatch.setattr(knn, "MAJORITY_SAMPLE", sample)
+    voter = KNNVoter(points.numpy(), labels.numpy(), 3, 17, metric, "brute")
+    n_sample = int(1400 * sample)
+    assert voter._majority == 0 and [store.size for store in voter._stores] == [600, n_sample, 1400 - n_sample]
+    rest = voter._stores[2]
+    searched = []
+    full_search = rest.nearest
+    rest.nearest = lambda q: (searched.append(q.shape[0]), full_search(q))[1]
+    votes, predicted = voter.vote(queries.numpy())
+    assert 0 < sum(searched) < 3000  # both kinds of queries occur
+    nearest = torch.topk(knn.pairwise_distances(queries, points, metric), 17, largest=False).indices
+    expected = torch.zeros(3000, 3).scatter_add_(1, labels[nearest], torch.ones(3000, 17))
+    assert torch.equal(votes, expected)
+    assert torch.equal(predicted, KNNVoter(points.numpy(), labels.numpy(), 3, 17, metric, "kd_tree").vote(
+        queries.numpy())[1])
 
 
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
