@@ -140,7 +140,9 @@ def eval_all(args: argparse.Namespace, data: dict[str, str], work: Path, results
         # macro scores over the types the test split annotates (a type never
         # annotated in test has no recall to measure)
         test_types = sorted({ent.label_ for doc in gold for ent in doc.ents})
-        list(nlp.pipe(doc.text for doc in gold[:64]))  # warm up
+        for use_knn in (True, False):  # warm up both decoders
+            pipe.knn = use_knn
+            list(nlp.pipe(doc.text for doc in gold[:64]))
         row = {"test_types": test_types}
         for decoder, use_knn in (("knn", True), ("argmax", False)):
             pipe.knn = use_knn

@@ -43,9 +43,10 @@ ours, documented here and set in the component config:
   MB). The search is exact (``knn_algorithm``, see ``spacy_bioner.torch.knn``):
   "auto" uses a KD-tree, built from the stored arrays when first needed, for
   up to 11 tags (5 labels) and brute force above (``knn_max_tokens x n_tags``
-  multiply-adds per word, the k smallest found among the k groups of 64
-  points with the smallest minimum); fitting is one forward pass over the
-  sample. Without a fitted k-NN (``knn = false``, or before fitting)
+  multiply-adds per word at most: the k smallest are found among the k
+  groups of 64 points with the smallest minimum, and a word that a 5% sample
+  of the O points already settles skips the other O points); fitting is one
+  forward pass over the sample. Without a fitted k-NN (``knn = false``, or before fitting)
   the tag is the argmax of the logits and the score the mean softmax
   probability of the label (B + I).
 * Fitting in ``spacy train``: the registered callback
