@@ -46,9 +46,9 @@ ours, documented here and set in the component config:
   multiply-adds per word at most: the k smallest are found among the k
   groups of 64 points with the smallest minimum, and a word that a 5% sample
   of the O points already settles skips the other O points); fitting is one
-  forward pass over the sample. Without a fitted k-NN (``knn = false``, or before fitting)
-  the tag is the argmax of the logits and the score the mean softmax
-  probability of the label (B + I).
+  forward pass over the sample. Without a fitted k-NN (``knn = false``, or
+  before fitting) the tag is the argmax of the logits and the score the mean
+  softmax probability of the label (B + I).
 * Fitting in ``spacy train``: the registered callback
   ``spacy_bioner.fit_knn.v1``, used as ``[training.before_to_disk]``, fits the
   k-NN on ``[training] train_corpus`` each time the pipeline is saved

@@ -31,7 +31,7 @@ search algorithms, chosen per fitted k-NN:
 "auto" takes the KD-tree up to ``AUTO_KD_TREE_MAX_DIM`` dimensions (the
 number of tags, ``1 + 2 x labels``) and brute force above: on a trained
 tagger's logits (BioNLP-ST CG, 50,000 points, 2 threads) the KD-tree was 2-3x
-faster at 5-9 tags, level at 11-13 and 4-8x slower at 27-37. Both return the
+faster at 5-9 tags, level at 11-13 and 3.5-8x slower at 27-37. Both return the
 same neighbours (up to the order of exactly equidistant points).
 """
 from __future__ import annotations
