@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from spacy.errors import ErrorsWithCodes
 
-class Warnings:
-    """Warning messages (W + three digits, numbered like the errors)."""
+
+class Warnings(metaclass=ErrorsWithCodes):
+    """Warning messages (W + three digits, numbered like the errors); shown as ``[W300] ...``."""
 
     W300 = ("Component '{name}': the labels given to initialize() ([initialize.components.{name}] labels: "
             "{given}) replace the component config's labels {config}. Set labels in one place only.")
@@ -22,7 +24,9 @@ class Warnings:
             "TSV ([initialize.components.{name}] kb_path).")
 
 
-class Errors:
+class Errors(metaclass=ErrorsWithCodes):
+    """Error messages, shown as ``[E305] ...`` (spaCy's convention) so users can search the code."""
+
     E001 = "{loc}: not valid UTF-8 text ({err}). Convert the file to UTF-8 first."
     E002 = "{loc}: malformed BRAT line: {what}. Expected 'ID<TAB>Type START END[;START END...]<TAB>text' for 'T' lines."
     E003 = "{loc}: annotation offsets {start}-{end} lie outside the text (length {length})."
