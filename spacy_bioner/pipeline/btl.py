@@ -77,9 +77,8 @@ import srsly
 import torch
 from spacy import util
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
-from spacy.util import filter_spans
 from spacy.vocab import Vocab
 from thinc.api import Config, Model
 
@@ -89,16 +88,22 @@ from ..models.prompt_batching import PromptQuery, merge_windows, pool_words, sen
 from ..models.prompt_tagger import PromptScores, get_shim
 from ..torch.btl_tagger import BTL_COPIES, atl_loss, btl_loss, n_tags_for
 from ..torch.knn import KNN_ALGORITHMS, KNN_METRICS, KNNVoter
-from .prompted import (
-    SUBWORD_TARGETS,
+from ._base import SpanTaggerPipe, check_label, check_subword_targets
+from ._decode import (
     DocPrediction,
-    SpanPrediction,
-    SpanTaggerPipe,
-    _softmax,
-    gold_spans,
+    aligned_gold,
+    bio_tags,
+    cached_tags,
+    collect_spans,
+    decode_tags,
+    gather_word_tags,
+    query_of_words,
     sentence_bounds,
-    span_runs,
+    sentence_tags,
+    softmax,
+    store_word_probs,
 )
+from ._loss import loss_and_gradient
 
 LOSSES = ("btl", "atl")
 #: Docs per forward pass while fitting the k-NN.
@@ -228,39 +233,6 @@ def class_weights_from_counts(counts: numpy.ndarray, *, weight_outside: bool = T
     return weights.astype("float32")
 
 
-def decode_tags(
-    tags: numpy.ndarray, label_scores: numpy.ndarray, valid: numpy.ndarray, query_of_word: numpy.ndarray
-) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray]:
-    """Turn per-word BIO tags into spans, with tensor operations.
-
-    A span begins at a B word, or at an I word whose previous word (with a
-    decision, in the same query) is not inside a span of the same label; it
-    goes on over the following I words of that label. Words without a decision
-    (whitespace) neither begin, end nor break a span.
-
-    tags (numpy.ndarray): (n_words,) tag per global word (0 = O, 1 + 2c = B-c, 2 + 2c = I-c).
-    label_scores (numpy.ndarray): (n_words, n_labels) score of each label per word.
-    valid (numpy.ndarray): (m,) global indices of the words with a decision, ascending.
-    query_of_word (numpy.ndarray): (n_words,) query of each global word.
-    RETURNS (tuple): Per span its first and last global word, label index and
-        mean label score over its words.
-    """
-    tags_v = tags[valid]
-    query_v = query_of_word[valid]
-    positive = tags_v > 0
-    label_v = numpy.where(positive, (tags_v - 1) // 2, -1)
-    is_begin = positive & (tags_v % 2 == 1)
-    if valid.size:
-        new_query = numpy.r_[True, query_v[1:] != query_v[:-1]]
-        same_label_before = numpy.r_[False, label_v[1:] == label_v[:-1]] & (label_v >= 0)
-    else:
-        new_query = same_label_before = numpy.zeros(0, dtype=bool)
-    starts = positive & (is_begin | new_query | ~same_label_before)
-    scores_v = label_scores[valid, numpy.maximum(label_v, 0)]
-    first, last, means = span_runs(valid, positive, starts, scores_v)
-    return first, last, (tags[first] - 1) // 2, means
-
-
 class BTLTagger(SpanTaggerPipe):
     """Multi-class BIO token tagger with BTL training and a k-NN post-layer.
 
@@ -318,9 +290,7 @@ class BTLTagger(SpanTaggerPipe):
         if knn_algorithm not in KNN_ALGORITHMS:
             raise ValueError(Errors.E612.format(
                 algorithm=knn_algorithm, name=name, options=", ".join(KNN_ALGORITHMS)))
-        if subword_targets not in SUBWORD_TARGETS:
-            raise ValueError(Errors.E308.format(
-                targets=subword_targets, name=name, options=", ".join(SUBWORD_TARGETS)))
+        check_subword_targets(subword_targets, name)
         for setting, value in (("knn_k", knn_k), ("knn_max_tokens", knn_max_tokens)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(Errors.E603.format(setting=setting, value=value, name=name, what="give 1 or more"))
@@ -348,6 +318,7 @@ class BTLTagger(SpanTaggerPipe):
         self._knn = None
         for label in labels or ():
             self.add_label(label)
+        self._config_labels = list(self.labels)
 
     # ---- labels --------------------------------------------------------------
 
@@ -375,8 +346,7 @@ class BTLTagger(SpanTaggerPipe):
         label (str): The label.
         RETURNS (int): 1 if the label is new, else 0.
         """
-        if not isinstance(label, str) or not label.strip():
-            raise ValueError(Errors.E303.format(label=label))
+        check_label(label)
         if label in self.cfg["labels"]:
             return 0
         if self.is_initialized:
@@ -384,6 +354,18 @@ class BTLTagger(SpanTaggerPipe):
         self.cfg["labels"].append(label)
         self.vocab.strings.add(label)
         return 1
+
+    def _set_labels_from(self, labels: Any) -> None:
+        """Replace the labels (an initialized model must keep its labels)."""
+        labels = list(labels)
+        if self.is_initialized:
+            if labels != list(self.labels):
+                raise ValueError(Errors.E607.format(
+                    name=self.name, labels=list(self.labels), what=f"initialize() was given {labels}"))
+            return
+        self.cfg["labels"] = []
+        for label in labels:
+            self.add_label(label)
 
     @property
     def _knn(self) -> tuple[numpy.ndarray, numpy.ndarray] | None:
@@ -423,18 +405,7 @@ class BTLTagger(SpanTaggerPipe):
         """
         validate_get_examples(get_examples, "BTLTagger.initialize")
         examples = [eg for eg in get_examples() if self._gold(eg) is not None]
-        if labels is None:
-            labels = list(self.labels) or sorted({lab for eg in examples for _, _, lab in self._gold(eg) or []})
-        if not labels:
-            raise ValueError(Errors.E610.format(name=self.name))
-        if self.is_initialized:
-            if list(labels) != list(self.labels):
-                raise ValueError(Errors.E607.format(
-                    name=self.name, labels=list(self.labels), what=f"initialize() was given {list(labels)}"))
-        else:
-            self.cfg["labels"] = []
-            for label in labels:
-                self.add_label(label)
+        self._settle_labels(labels, {lab for eg in examples for _, _, lab in self._gold(eg) or []})
         n_tags = n_tags_for(len(self.labels))
         if not self.is_initialized:
             # no weights yet: the labels may have changed since the last call
@@ -479,7 +450,7 @@ class BTLTagger(SpanTaggerPipe):
             probs = (votes / votes.sum(dim=1, keepdim=True).clamp_min(1.0)).numpy()
             word_tags = predicted.numpy()
         else:
-            probs = _softmax(logits.astype("float64")) if logits.shape[0] else logits
+            probs = softmax(logits.astype("float64")) if logits.shape[0] else logits
             word_tags = logits.argmax(axis=1) if logits.shape[0] else numpy.zeros(0, dtype="int64")
         return word_tags.astype("int64"), (probs[:, 1::2] + probs[:, 2::2]).astype("float32")
 
@@ -500,31 +471,17 @@ class BTLTagger(SpanTaggerPipe):
         logits, has = self._word_logits(scores)
         tags, label_scores = self._word_decisions(logits)
         label_scores[~has] = numpy.nan
-        query_of_word = numpy.repeat(numpy.arange(len(queries)), numpy.diff(batch.word_offsets))
+        query_of_word = query_of_words(batch)
         first, last, label_index, means = decode_tags(tags, label_scores, numpy.flatnonzero(has), query_of_word)
-        out = [DocPrediction() for _ in docs]
         labels = self.labels
-        for r in range(len(first)):
-            qi = int(query_of_word[first[r]])
-            doc_i, sent_start, _ = queries[qi].key
-            offset = sent_start - int(batch.word_offsets[qi])
-            span: SpanPrediction = (
-                offset + int(first[r]), offset + int(last[r]) + 1, labels[int(label_index[r])], float(means[r])
-            )
-            out[doc_i].spans.append(span)
+        out = collect_spans(len(docs), batch, query_of_word, (first, last, means), [labels[i] for i in label_index])
         for doc_i, doc in enumerate(docs):
             out[doc_i].word_probs = {label: numpy.full(len(doc), numpy.nan, dtype="float32") for label in labels}
-        for qi, query in enumerate(queries):
-            doc_i, start, end = query.key
-            rows = label_scores[batch.word_offsets[qi] : batch.word_offsets[qi + 1]]
-            for j, label in enumerate(labels):
-                out[doc_i].word_probs[label][start:end] = rows[:, j]
+        columns = list(zip(labels, range(len(labels)), strict=True))
+        store_word_probs(out, docs, batch, label_scores, lambda query: columns)
         return out
 
     # ---- training ----------------------------------------------------------------
-
-    def _gold(self, example: Example) -> list[tuple[int, int, str]] | None:
-        return gold_spans(example.reference, self.spans_key)
 
     def _token_tags(self, example: Example) -> numpy.ndarray:
         """The gold tag of each predicted token; -1 for whitespace tokens.
@@ -533,22 +490,9 @@ class BTLTagger(SpanTaggerPipe):
         labels are ignored; of overlapping spans the longest is kept.
         """
         doc = example.predicted
-        index = {label: i for i, label in enumerate(self.labels)}
-        spans: list[Span] = []
-        for start, end, label in self._gold(example) or []:
-            if label not in index:
-                continue
-            # character offsets, so the gold may be tokenised differently
-            span = doc.char_span(start, end, label=label, alignment_mode="expand")
-            if span is not None and len(span):
-                spans.append(span)
-        tags = numpy.zeros(len(doc), dtype="int64")
-        for span in filter_spans(spans):
-            c = index[span.label_]
-            tags[span.start] = 1 + 2 * c
-            tags[span.start + 1 : span.end] = 2 + 2 * c
-        tags[numpy.fromiter((t.is_space for t in doc), dtype=bool, count=len(doc))] = -1
-        return tags
+        by_label = aligned_gold(doc, self._gold(example) or [], self.labels)
+        spans = [span for label_spans in by_label.values() for span in label_spans]
+        return bio_tags(doc, spans, {label: i for i, label in enumerate(self.labels)})
 
     def _training_queries(self, examples: list[Example]) -> tuple[list[Example], list[PromptQuery]]:
         """One query per sentence of the annotated examples. The weights are
@@ -570,13 +514,8 @@ class BTLTagger(SpanTaggerPipe):
         examples = list(examples)
         validate_examples(examples, "BTLTagger.get_loss")
         batch = scores.batch
-        word_tags = numpy.full(batch.n_words, -1, dtype="int64")
-        cache: dict[int, numpy.ndarray] = {}
-        for qi, query in enumerate(batch.queries):
-            doc_i, start, end = query.key
-            if doc_i not in cache:
-                cache[doc_i] = self._token_tags(examples[doc_i])
-            word_tags[batch.word_offsets[qi] : batch.word_offsets[qi + 1]] = cache[doc_i][start:end]
+        tags_of_doc = cached_tags(lambda doc_i: self._token_tags(examples[doc_i]))
+        word_tags = gather_word_tags(batch, sentence_tags(tags_of_doc))
         n_tags = n_tags_for(len(self.labels))
         # the later subwords of a B-c word are I-c; of a whitespace word (-1) nothing
         continuation = numpy.r_[numpy.arange(n_tags), -1]
@@ -584,29 +523,15 @@ class BTLTagger(SpanTaggerPipe):
         targets = sentence_targets(
             batch, word_tags, continuation=continuation, first_subword_only=self.subword_targets == "first"
         )
-        return self._loss_and_gradient(scores.logits, targets)
+        return loss_and_gradient(scores.logits, targets, self._loss_function)
 
-    def _loss_and_gradient(
-        self, logits: list[numpy.ndarray], targets: list[numpy.ndarray]
-    ) -> tuple[float, list[numpy.ndarray]]:
-        grads = [numpy.zeros_like(x, dtype="float32") for x in logits]
-        masks = [t >= 0 for t in targets]
-        if not any(m.any() for m in masks):
-            return 0.0, grads
-        leaves = [torch.tensor(x[m], dtype=torch.float32, requires_grad=True) for x, m in zip(logits, masks, strict=True)]
-        gold = torch.from_numpy(numpy.concatenate([t[m] for t, m in zip(targets, masks, strict=True)]))
-        flat = torch.cat(leaves)
+    def _loss_function(self, logits: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+        """BTL (one restricted softmax per label) or ATL, class-weighted when set."""
         weights = self.class_weights
         w = torch.from_numpy(weights) if weights is not None else None
         if self.loss == "btl":
-            loss = btl_loss(flat, gold, len(self.labels), w, self.btl_copies)
-        else:
-            loss = atl_loss(flat, gold, w)
-        loss.backward()
-        for d, m, leaf in zip(grads, masks, leaves, strict=True):
-            if leaf.grad is not None:
-                d[m] = leaf.grad.numpy()
-        return float(loss.detach()), grads
+            return btl_loss(logits, gold, len(self.labels), w, self.btl_copies)
+        return atl_loss(logits, gold, w)
 
     # ---- the k-NN post-layer ---------------------------------------------------------
 
@@ -639,10 +564,7 @@ class BTLTagger(SpanTaggerPipe):
             scores = self.model.predict(queries)
             logits, has = self._word_logits(scores)
             doc_tags = [self._token_tags(eg) for eg in chosen]
-            gold = numpy.full(scores.batch.n_words, -1, dtype="int64")
-            for qi, query in enumerate(queries):
-                doc_i, s, e = query.key
-                gold[scores.batch.word_offsets[qi] : scores.batch.word_offsets[qi + 1]] = doc_tags[doc_i][s:e]
+            gold = gather_word_tags(scores.batch, sentence_tags(doc_tags.__getitem__))
             keep = has & (gold >= 0)
             features.append(logits[keep])
             tags.append(gold[keep])

@@ -51,16 +51,14 @@ What the component reads and writes:
 import re
 import string
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy
-import torch
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
-from spacy.util import filter_spans
 from spacy.vocab import Vocab
 from thinc.api import Config, Model
 
@@ -70,17 +68,22 @@ from ..errors import Errors, Warnings
 from ..models.llama_labeler import LlamaLabelerShim
 from ..models.prompt_batching import PromptQuery, merge_windows, pool_words, sentence_targets
 from ..models.prompt_tagger import PromptScores
-from ..torch.llama_labeler import IGNORE_INDEX, LABELER_TAGS, labeler_loss
-from .btl import decode_tags
-from .prompted import (
-    DescribedLabels,
+from ..torch.llama_labeler import LABELER_TAGS, labeler_loss
+from ._base import DescribedLabels, SpanTaggerPipe
+from ._decode import (
     DocPrediction,
-    SpanPrediction,
-    SpanTaggerPipe,
-    _softmax,
-    gold_spans,
+    aligned_gold,
+    bio_tags,
+    cached_tags,
+    collect_spans,
+    decode_tags,
+    gather_word_tags,
+    query_of_words,
     sentence_bounds,
+    softmax,
+    store_word_probs,
 )
+from ._loss import loss_and_gradient
 
 #: The paper's instruction (VANER's code, with the trailing space before the sentence).
 DEFAULT_INSTRUCTION = "If any {type} entity is mentioned in the {dataset} input, extract it. ##input: "
@@ -394,15 +397,7 @@ class LlamaLabeler(DescribedLabels, SpanTaggerPipe):
         """
         validate_get_examples(get_examples, "LlamaLabeler.initialize")
         examples = [eg for eg in get_examples() if self._gold(eg) is not None]
-        if labels is not None:
-            self.set_labels(labels)
-            if self._config_labels and self.cfg["labels"] != self._config_labels:
-                warnings.warn(Warnings.W300.format(
-                    name=self.name, given=list(self.cfg["labels"]), config=list(self._config_labels)), stacklevel=2)
-        elif not self.cfg["labels"]:
-            self.set_labels(sorted({lab for eg in examples for _, _, lab in self._gold(eg) or []}))
-        if not self.cfg["labels"]:
-            raise ValueError(Errors.E710.format(name=self.name))
+        self._settle_labels(labels, {lab for eg in examples for _, _, lab in self._gold(eg) or []})
         self.model.initialize()
         if self.dbr != "off":
             self.build_knowledge_base(examples, kb_path)
@@ -479,54 +474,26 @@ class LlamaLabeler(DescribedLabels, SpanTaggerPipe):
         scores = self.model.predict(queries)
         batch = scores.batch
         logits, has = self._word_logits(scores)
-        probs = _softmax(logits.astype("float64")) if logits.shape[0] else numpy.zeros((0, N_TAGS))
+        probs = softmax(logits.astype("float64")) if logits.shape[0] else numpy.zeros((0, N_TAGS))
         tags = logits.argmax(axis=1).astype("int64") if logits.shape[0] else numpy.zeros(0, dtype="int64")
         inside = (probs[:, 1] + probs[:, 2]).astype("float32")
         inside[~has] = numpy.nan
-        query_of_word = numpy.repeat(numpy.arange(len(queries)), numpy.diff(batch.word_offsets))
+        query_of_word = query_of_words(batch)
         # one label per query: tags 0/1/2 are O/B-0/I-0 of decode_tags' layout
         first, last, _, means = decode_tags(tags, inside[:, None], numpy.flatnonzero(has), query_of_word)
-        out = [DocPrediction() for _ in docs]
-        for r in range(len(first)):
-            key = queries[int(query_of_word[first[r]])].key
-            offset = key.start - int(batch.word_offsets[int(query_of_word[first[r]])])
-            span: SpanPrediction = (offset + int(first[r]), offset + int(last[r]) + 1, key.label, float(means[r]))
-            out[key.doc].spans.append(span)
-        for qi, query in enumerate(queries):
-            key = query.key
-            word_probs = out[key.doc].word_probs
-            if key.label not in word_probs:
-                word_probs[key.label] = numpy.full(len(docs[key.doc]), numpy.nan, dtype="float32")
-            word_probs[key.label][key.start : key.end] = inside[batch.word_offsets[qi] : batch.word_offsets[qi + 1]]
+        labels = [queries[int(query_of_word[w])].key.label for w in first]
+        out = collect_spans(len(docs), batch, query_of_word, (first, last, means), labels)
+        store_word_probs(out, docs, batch, inside[:, None], lambda query: ((query.key.label, 0),))
         return out
 
     # ---- training -------------------------------------------------------------------
-
-    def _gold(self, example: Example) -> list[tuple[int, int, str]] | None:
-        return gold_spans(example.reference, self.spans_key)
 
     def _token_tags(self, example: Example) -> dict[str, numpy.ndarray]:
         """Per label, the O/B/I tag (0/1/2) of each predicted token; -1 for
         whitespace tokens. Labels without gold spans are all O."""
         doc = example.predicted
-        by_label: dict[str, list[Span]] = {label: [] for label in self.labels}
-        for start, end, label in self._gold(example) or []:
-            if label not in by_label:
-                continue
-            # character offsets, so the gold may be tokenised differently
-            span = doc.char_span(start, end, label=label, alignment_mode="expand")
-            if span is not None and len(span):
-                by_label[label].append(span)
-        space = numpy.fromiter((t.is_space for t in doc), dtype=bool, count=len(doc))
-        out: dict[str, numpy.ndarray] = {}
-        for label, spans in by_label.items():
-            tags = numpy.zeros(len(doc), dtype="int64")
-            for span in filter_spans(spans):
-                tags[span.start] = 1
-                tags[span.start + 1 : span.end] = 2
-            tags[space] = -1
-            out[label] = tags
-        return out
+        by_label = aligned_gold(doc, self._gold(example) or [], self.labels)
+        return {label: bio_tags(doc, spans) for label, spans in by_label.items()}
 
     def _training_queries(self, examples: list[Example]) -> tuple[list[Example], list[PromptQuery]]:
         """One query per (sentence, label of its dataset) of the annotated
@@ -567,40 +534,13 @@ class LlamaLabeler(DescribedLabels, SpanTaggerPipe):
         examples = list(examples)
         validate_examples(examples, "LlamaLabeler.get_loss")
         batch = scores.batch
-        word_tags = numpy.full(batch.n_words, -1, dtype="int64")
-        cache: dict[int, dict[str, numpy.ndarray]] = {}
-        for qi, query in enumerate(batch.queries):
+        tags_of_doc = cached_tags(lambda doc_i: self._token_tags(examples[doc_i]))
+
+        def tags_of(query: PromptQuery) -> numpy.ndarray:
             key: RowKey = query.key
-            start, end = batch.word_offsets[qi], batch.word_offsets[qi + 1]
             if key.tags is not None:
-                word_tags[start:end] = key.tags
-                continue
-            if key.doc not in cache:
-                cache[key.doc] = self._token_tags(examples[key.doc])
-            word_tags[start:end] = cache[key.doc][key.label][key.start : key.end]
-        targets = sentence_targets(batch, word_tags, first_subword_only=True)
-        return labeler_loss_and_gradient(scores.logits, targets)
+                return numpy.asarray(key.tags, dtype="int64")
+            return tags_of_doc(key.doc)[key.label][key.start : key.end]
 
-
-def labeler_loss_and_gradient(
-    logits: Sequence[numpy.ndarray], targets: Sequence[numpy.ndarray]
-) -> tuple[float, list[numpy.ndarray]]:
-    """The loss of `labeler_loss` over all chunks and its gradient per chunk.
-
-    logits (Sequence[numpy.ndarray]): Per chunk, (rows, length, n_tags) logits.
-    targets (Sequence[numpy.ndarray]): Per chunk, (rows, length) tags; negative: no label.
-    RETURNS (tuple[float, list[numpy.ndarray]]): The loss, and the float32 gradients.
-    """
-    leaves = [torch.tensor(numpy.asarray(x), dtype=torch.float32, requires_grad=True) for x in logits]
-    if not leaves:
-        return 0.0, []
-    flat = torch.cat([leaf.reshape(-1, leaf.shape[-1]) for leaf in leaves])
-    gold = torch.from_numpy(numpy.concatenate([numpy.asarray(t, dtype="int64").reshape(-1) for t in targets]))
-    gold = torch.where(gold < 0, torch.full_like(gold, IGNORE_INDEX), gold)
-    loss = labeler_loss(flat, gold)
-    loss.backward()
-    grads = [
-        leaf.grad.numpy().astype("float32") if leaf.grad is not None else numpy.zeros(leaf.shape, dtype="float32")
-        for leaf in leaves
-    ]
-    return float(loss.detach()), grads
+        targets = sentence_targets(batch, gather_word_tags(batch, tags_of), first_subword_only=True)
+        return loss_and_gradient(scores.logits, targets, labeler_loss)

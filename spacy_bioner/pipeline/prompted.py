@@ -24,24 +24,19 @@ What the component reads and writes:
 # [initialize] settings against the signature of initialize() with pydantic,
 # which needs real annotations.
 import random
-import re
-import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import numpy
+import torch.nn.functional as F
 from spacy.language import Language
-from spacy.pipeline import TrainablePipe
-from spacy.tokens import Doc, Span, SpanGroup
+from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
-from spacy.util import filter_spans
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer
+from thinc.api import Config, Model
 
-from ..corpora.base import SOURCE_KEY
-from ..errors import Errors, Warnings
+from ..errors import Errors
 from ..models.prompt_batching import (
     TAG_SCHEMES,
     WORD_POOLING,
@@ -51,9 +46,25 @@ from ..models.prompt_batching import (
     merge_windows,
     pool_words,
 )
-from ..models.prompt_tagger import PromptScores, PromptTaggerShim, TaggerShim, get_shim
+from ..models.prompt_tagger import PromptScores
+from ._base import DescribedLabels, SpanTaggerPipe, check_probability, check_subword_targets, doc_id
+from ._decode import (
+    DocPrediction,
+    aligned_gold,
+    bio_tags,
+    cached_tags,
+    collect_spans,
+    gather_word_tags,
+    inside_tags,
+    query_of_words,
+    query_starts,
+    sentence_bounds,
+    softmax,
+    span_runs,
+    store_word_probs,
+)
+from ._loss import loss_and_gradient
 
-SUBWORD_TARGETS = ("all", "first")
 #: Thresholds `tune_thresholds` tries by default: 0.05, 0.10, ..., 0.95.
 THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))
 
@@ -74,10 +85,6 @@ spans_key = null
 """
 DEFAULT_MODEL = Config().from_str(DEFAULT_CONFIG_STR)["model"]
 DEFAULT_SCORER = Config().from_str(DEFAULT_CONFIG_STR)["scorer"]
-
-# (start token, end token, label, score)
-SpanPrediction = tuple[int, int, str, float]
-
 
 @Language.factory(
     "bioner_prompted",
@@ -146,161 +153,6 @@ def make_prompted_tagger(
     )
 
 
-def default_description(label: str) -> str:
-    """The description of a label given without one: its name in words.
-
-    "Disease" -> "Disease", "Gene_or_gene_product" -> "Gene or gene product",
-    "SpecificDisease" -> "Specific Disease".
-
-    label (str): The label.
-    RETURNS (str): The description.
-    """
-    text = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", label)
-    return re.sub(r"[_\s]+", " ", text).strip() or label
-
-
-@dataclass
-class DocPrediction:
-    """What `predict` returns for one doc.
-
-    spans (list[SpanPrediction]): (start token, end token, label, score).
-    word_probs (dict[str, numpy.ndarray]): Per label, each token's probability
-        of being inside an entity of the label (NaN for tokens with no subword,
-        i.e. whitespace).
-    """
-
-    spans: list[SpanPrediction] = field(default_factory=list)
-    word_probs: dict[str, numpy.ndarray] = field(default_factory=dict)
-
-
-class SpanTaggerPipe(TrainablePipe):
-    """What the windowed transformer taggers (bioner_prompted, bioner_btl) share:
-    the initialisation check, the update step over encoded queries, writing
-    scored spans and scoring. Subclasses set `factory` (for messages) and
-    `shim_kind` (the shim their layer holds), and define `labels`, `get_loss`,
-    `spans_key`, `write_ents` and `scorer`.
-    """
-
-    factory = "bioner_prompted"
-    shim_kind: type[TaggerShim] = PromptTaggerShim
-
-    @property
-    def is_initialized(self) -> bool:
-        """RETURNS (bool): Whether the model holds an encoder (initialized or loaded)."""
-        return get_shim(self.model, self.shim_kind).is_initialized
-
-    def _require_initialized(self) -> None:
-        if not self.is_initialized:
-            raise ValueError(Errors.E300.format(name=self.name, component=self.factory))
-
-    def _training_queries(self, examples: list[Example]) -> tuple[list[Example], list[PromptQuery]]:
-        """The examples the loss reads (in the order the query keys index) and
-        the queries to train on."""
-        raise NotImplementedError
-
-    def update(
-        self,
-        examples: Iterable[Example],
-        *,
-        drop: float = 0.0,
-        sgd: Optimizer | None = None,
-        losses: dict[str, float] | None = None,
-    ) -> dict[str, float]:
-        """Learn from a batch of examples: one encoder pass over the queries of
-        `_training_queries` (see there which), the loss of `get_loss`, backprop,
-        and the optimizer step. Dropout is the model's own (its config), not `drop`.
-
-        examples (Iterable[Example]): The batch.
-        drop (float): Ignored (see above).
-        sgd (Optimizer | None): The optimizer; None: the caller finishes the update.
-        losses (dict[str, float] | None): Loss totals to add to.
-        RETURNS (dict[str, float]): The updated losses.
-        """
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        examples = list(examples)
-        validate_examples(examples, f"{type(self).__name__}.update")
-        self._require_initialized()
-        examples, queries = self._training_queries(examples)
-        if not queries:
-            return losses
-        scores, backprop = self.model.begin_update(queries)
-        loss, d_logits = self.get_loss(examples, scores)
-        # the gradient is one logit array per chunk, not a PromptScores
-        backprop(cast(Any, d_logits))
-        if sgd not in (None, False):
-            self.finish_update(sgd)
-        losses[self.name] += loss
-        return losses
-
-    def set_annotations(self, docs: Iterable[Doc], predictions: list[DocPrediction]) -> None:
-        """Write the spans to doc.spans[spans_key] and, with `ents`, doc.ents.
-
-        docs (Iterable[Doc]): The docs.
-        predictions (list[DocPrediction]): The output of `predict`.
-        """
-        for doc, pred in zip(docs, predictions, strict=True):
-            write_spans(doc, pred.spans, self.spans_key, self.write_ents)
-
-    def score(self, examples: Iterable[Example], **kwargs: Any) -> dict[str, Any]:
-        """Score a batch of examples with the configured scorer.
-
-        examples (Iterable[Example]): The examples.
-        RETURNS (dict[str, Any]): The scores.
-        """
-        examples = list(examples)
-        validate_examples(examples, f"{type(self).__name__}.score")
-        if self.scorer is None:
-            return {}
-        return self.scorer(examples, labels=self.labels, **kwargs)
-
-
-class DescribedLabels:
-    """Labels that the model reads as text (a description or type name per
-    label, in ``cfg["labels"]``), shared by bioner_prompted and bioner_llama:
-    a label can be added after training, since it is only text."""
-
-    name: str
-    vocab: Any
-    cfg: dict[str, Any]
-
-    def add_label(self, label: str, description: str | None = None) -> int:
-        """Add a label, or give an existing label a new description.
-
-        label (str): The label name written on spans.
-        description (str | None): The text the model reads; None keeps the
-            current one, or for a new label uses `default_description(label)`.
-        RETURNS (int): 1 if the label is new, else 0.
-        """
-        _check_label(label)
-        if description is not None:
-            _check_description(label, description)
-        is_new = label not in self.cfg["labels"]
-        if is_new or description is not None:
-            self.cfg["labels"][label] = description if description is not None else default_description(label)
-        if is_new:
-            self.vocab.strings.add(label)
-        return int(is_new)
-
-    def set_labels(self, labels: Mapping[str, str | None] | Iterable[str]) -> None:
-        """Replace all labels.
-
-        labels (Mapping[str, str | None] | Iterable[str]): Label -> description,
-            or labels described by their names.
-        """
-        if isinstance(labels, str):
-            raise ValueError(Errors.E318.format(name=self.name, what="a single string"))
-        items = list(labels.items()) if isinstance(labels, Mapping) else [(label, None) for label in labels]
-        for label, description in items:
-            _check_label(label)
-            if description is not None:
-                _check_description(label, description)
-        self.cfg["labels"] = {}
-        for label, description in items:
-            self.add_label(label, description)
-
-
 class PromptedTagger(DescribedLabels, SpanTaggerPipe):
     """Label-prompted token tagger: one (sentence, label) pair at a time.
 
@@ -334,13 +186,11 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         word_pooling: str = "max",
         scorer: Callable[..., dict[str, Any]] | None = None,
     ) -> None:
-        if subword_targets not in SUBWORD_TARGETS:
-            raise ValueError(Errors.E308.format(
-                targets=subword_targets, name=name, options=", ".join(SUBWORD_TARGETS)))
+        check_subword_targets(subword_targets, name)
         if word_pooling not in WORD_POOLING:
             raise ValueError(Errors.E307.format(pooling=word_pooling, name=name, options=", ".join(WORD_POOLING)))
-        _check_probability("threshold", threshold)
-        _check_probability("negative_rate", negative_rate)
+        check_probability("threshold", threshold)
+        check_probability("negative_rate", negative_rate)
         self.vocab = vocab
         self.model = model
         self.name = name
@@ -419,7 +269,7 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         """
         if label not in self.cfg["labels"]:
             raise KeyError(Errors.E302.format(label=label, name=self.name, labels=list(self.labels)))
-        _check_probability("threshold", value, label)
+        check_probability("threshold", value, label)
         self.cfg["thresholds"][label] = float(value)
 
     def tune_thresholds(
@@ -460,20 +310,8 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         scores = self.model.predict(queries)
         gold: set[tuple[int, int, int, str]] = set()
         for i, eg in enumerate(examples):
-            gold.update((i, s, e, label) for s, e, label in gold_spans(eg.reference, self.spans_key) or ())
-        counts: dict[str, list[tuple[float, int, int]]] = defaultdict(list)  # label -> (t, tp, n_pred)
-        try:
-            for value in grid:
-                self.cfg["thresholds"] = {label: value for label in self.labels}
-                pred: set[tuple[int, int, int, str]] = set()
-                for i, prediction in enumerate(self._decode(docs, scores)):
-                    doc = docs[i]
-                    pred.update((i, doc[s].idx, doc[e - 1].idx + len(doc[e - 1]), lab) for s, e, lab, _ in prediction.spans)
-                for label in self.labels:
-                    mine = {p for p in pred if p[3] == label}
-                    counts[label].append((value, len(mine & gold), len(mine)))
-        finally:
-            self.cfg["thresholds"] = {label: t for label, t in before.items() if t != self.threshold}
+            gold.update((i, s, e, label) for s, e, label in self._gold(eg) or ())
+        counts = self._counts_per_threshold(docs, scores, grid, gold)
         report: dict[str, dict[str, Any]] = {}
         for label in self.labels:
             n_gold = sum(1 for g in gold if g[3] == label)
@@ -487,6 +325,28 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
             report[label] = {"threshold": chosen, "before": current, "f": f_at[chosen] if has_spans else None,
                              "f_before": f_at[current] if has_spans else None, "n_gold": n_gold}
         return report
+
+    def _counts_per_threshold(
+        self, docs: list[Doc], scores: PromptScores, grid: Sequence[float], gold: set[tuple[int, int, int, str]]
+    ) -> dict[str, list[tuple[float, int, int]]]:
+        """Per label, (threshold, true positives, predicted spans) at each
+        threshold of the grid; the thresholds are restored afterwards (those
+        equal to the default threshold are not stored)."""
+        before = self.thresholds
+        counts: dict[str, list[tuple[float, int, int]]] = defaultdict(list)
+        try:
+            for value in grid:
+                self.cfg["thresholds"] = {label: value for label in self.labels}
+                pred: set[tuple[int, int, int, str]] = set()
+                for i, prediction in enumerate(self._decode(docs, scores)):
+                    doc = docs[i]
+                    pred.update((i, doc[s].idx, doc[e - 1].idx + len(doc[e - 1]), lab) for s, e, lab, _ in prediction.spans)
+                for label in self.labels:
+                    mine = {p for p in pred if p[3] == label}
+                    counts[label].append((value, len(mine & gold), len(mine)))
+        finally:
+            self.cfg["thresholds"] = {label: t for label, t in before.items() if t != self.threshold}
+        return counts
 
     # ---- initialization ----------------------------------------------------
 
@@ -515,29 +375,21 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         doc_labels: dict[str, set[str]] = defaultdict(set)
         n_examples: Counter[str | None] = Counter()
         for eg in get_examples():
-            gold = self._gold_spans(eg.reference)
+            gold = self._gold(eg)
             if gold is None:
                 continue
             present = {label for _, _, label in gold}
             found |= present
-            doc_id = _doc_id(eg.reference)
-            n_examples[doc_id] += 1
-            if doc_id is not None:
-                doc_labels[doc_id] |= present
+            source = doc_id(eg.reference)
+            n_examples[source] += 1
+            if source is not None:
+                doc_labels[source] |= present
         # Without document boundaries (CoNLL files without -DOCSTART-: every
         # sentence its own document) "the labels of its document" would drop
         # every sentence without an entity from training; the corpus is then
         # the document and every sentence is paired with every label.
         self._pair_all = bool(n_examples) and (None in n_examples or max(n_examples.values()) == 1)
-        if labels is not None:
-            self.set_labels(labels)
-            if self._config_labels and self.cfg["labels"] != self._config_labels:
-                warnings.warn(Warnings.W300.format(
-                    name=self.name, given=list(self.cfg["labels"]), config=list(self._config_labels)), stacklevel=2)
-        elif not self.cfg["labels"]:
-            self.set_labels(sorted(found))
-        if not self.cfg["labels"]:
-            raise ValueError(Errors.E301.format(name=self.name))
+        self._settle_labels(labels, found)
         self._doc_labels = dict(doc_labels)
         self.model.initialize()
 
@@ -557,9 +409,6 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         scores = self.model.predict(queries)
         return self._decode(docs, scores)
 
-    def _sentences(self, doc: Doc) -> list[tuple[int, int]]:
-        return sentence_bounds(doc)
-
     def _queries(
         self, docs: list[Doc], labels_per_doc: Sequence[Iterable[str]], *, group_by_label: bool = True
     ) -> list[PromptQuery]:
@@ -576,7 +425,7 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
             if not labels:
                 continue
             words = tuple(t.text for t in doc)
-            for start, end in self._sentences(doc):
+            for start, end in sentence_bounds(doc):
                 sent_words = words[start:end]
                 for label in labels:
                     group = label if group_by_label else ""
@@ -587,7 +436,7 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         """Per global word: probability of being inside an entity; BIO: whether it begins one."""
         batch = scores.batch
         n_tags = len(TAG_SCHEMES[self.tag_scheme])
-        probs = merge_windows(batch, [_softmax(logits) for logits in scores.logits], n_tags)
+        probs = merge_windows(batch, [softmax(logits) for logits in scores.logits], n_tags)
         word_pos, has = pool_words(batch, 1.0 - probs[:, 0], self.word_pooling)
         word_pos[~has] = numpy.nan
         begins = None
@@ -599,38 +448,25 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         return word_pos, begins
 
     def _decode(self, docs: list[Doc], scores: PromptScores) -> list[DocPrediction]:
+        """Spans: runs of words at or above their label's threshold (in BIO, a
+        word whose first subword is B also starts a new span)."""
         batch = scores.batch
-        queries = batch.queries
         word_pos, begins = self._word_probabilities(scores)
-        n_per_query = numpy.diff(batch.word_offsets)
-        query_of_word = numpy.repeat(numpy.arange(len(queries)), n_per_query)
-        thresholds = numpy.asarray([self.threshold_for(q.key[3]) for q in queries], dtype="float32")
+        query_of_word = query_of_words(batch)
+        thresholds = numpy.asarray([self.threshold_for(q.key[3]) for q in batch.queries], dtype="float32")
         # words without a decision (whitespace) neither start, end nor break a span
         valid = numpy.flatnonzero(numpy.isfinite(word_pos))
         score_v = word_pos[valid]
         query_v = query_of_word[valid]
         positive = score_v >= thresholds[query_v]
-        new_query = numpy.r_[True, query_v[1:] != query_v[:-1]] if valid.size else numpy.zeros(0, dtype=bool)
         prev_positive = numpy.r_[False, positive[:-1]] if valid.size else numpy.zeros(0, dtype=bool)
-        starts = positive & (~prev_positive | new_query)
+        starts = positive & (~prev_positive | query_starts(query_v))
         if begins is not None:
             starts |= positive & begins[valid]
-        first, last, means = span_runs(valid, positive, starts, score_v)
-        n_runs = len(first)
-        out = [DocPrediction() for _ in docs]
-        for r in range(n_runs):
-            qi = int(query_of_word[first[r]])
-            doc_i, sent_start, _, label = queries[qi].key
-            offset = int(batch.word_offsets[qi])
-            out[doc_i].spans.append(
-                (sent_start + int(first[r]) - offset, sent_start + int(last[r]) - offset + 1, label, float(means[r]))
-            )
-        for qi, query in enumerate(queries):
-            doc_i, start, end, label = query.key
-            probs = out[doc_i].word_probs.get(label)
-            if probs is None:
-                probs = out[doc_i].word_probs[label] = numpy.full(len(docs[doc_i]), numpy.nan, dtype="float32")
-            probs[start:end] = word_pos[batch.word_offsets[qi] : batch.word_offsets[qi + 1]]
+        runs = span_runs(valid, positive, starts, score_v)
+        labels = [batch.queries[int(query_of_word[w])].key[3] for w in runs[0]]
+        out = collect_spans(len(docs), batch, query_of_word, runs, labels)
+        store_word_probs(out, docs, batch, word_pos[:, None], lambda query: ((query.key[3], 0),))
         return out
 
     # ---- training ----------------------------------------------------------
@@ -650,25 +486,25 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
 
     def _training_labels(self, examples: list[Example]) -> list[list[str]]:
         known = self.labels
-        golds = [self._gold_spans(eg.reference) for eg in examples]
+        golds = [self._gold(eg) for eg in examples]
         # documents split over several examples of this batch share labels,
         # even when initialize() did not see them
         batch_doc_labels: dict[str, set[str]] = defaultdict(set)
         for eg, gold in zip(examples, golds, strict=True):
-            doc_id = _doc_id(eg.reference)
-            if gold is not None and doc_id is not None:
-                batch_doc_labels[doc_id] |= {label for _, _, label in gold}
+            source = doc_id(eg.reference)
+            if gold is not None and source is not None:
+                batch_doc_labels[source] |= {label for _, _, label in gold}
         out: list[list[str]] = []
         for eg, gold in zip(examples, golds, strict=True):
             if gold is None:
                 out.append([])
                 continue
             present = {label for _, _, label in gold}
-            doc_id = _doc_id(eg.reference)
+            source = doc_id(eg.reference)
             if self._pair_all:
                 present = set(known)
-            elif doc_id is not None:
-                present |= self._doc_labels.get(doc_id, set()) | batch_doc_labels[doc_id]
+            elif source is not None:
+                present |= self._doc_labels.get(source, set()) | batch_doc_labels[source]
             chosen = [
                 label for label in known
                 if label in present or (self.negative_rate > 0 and random.random() < self.negative_rate)
@@ -676,33 +512,14 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
             out.append(chosen)
         return out
 
-    def _gold_spans(self, reference: Doc) -> list[tuple[int, int, str]] | None:
-        """Gold (start char, end char, label), or None if the doc is not annotated."""
-        return gold_spans(reference, self.spans_key)
-
     def _token_tags(self, example: Example) -> dict[str, numpy.ndarray]:
-        """Per label, the gold tag of each predicted token (0 outside; 1 inside, or B=1/I=2)."""
+        """Per label with gold spans, the gold tag of each predicted token (0
+        outside; 1 inside, or B=1/I=2)."""
         doc = example.predicted
-        gold = self._gold_spans(example.reference) or []
-        by_label: dict[str, list[Span]] = defaultdict(list)
-        for start, end, label in gold:
-            # character offsets, so the gold may be tokenised differently
-            span = doc.char_span(start, end, label=label, alignment_mode="expand")
-            if span is not None and len(span):
-                by_label[label].append(span)
-        tags: dict[str, numpy.ndarray] = {}
-        for label, spans in by_label.items():
-            array = numpy.zeros(len(doc), dtype="int64")
-            if self.tag_scheme == "bio":
-                # nested spans of one label cannot all be BIO-tagged: the longest wins
-                for span in filter_spans(spans):
-                    array[span.start] = 1
-                    array[span.start + 1 : span.end] = 2
-            else:
-                for span in spans:
-                    array[span.start : span.end] = 1
-            tags[label] = array
-        return tags
+        by_label = aligned_gold(doc, self._gold(example) or [])
+        if self.tag_scheme == "bio":
+            return {label: bio_tags(doc, spans, whitespace=None) for label, spans in by_label.items()}
+        return {label: inside_tags(doc, spans, whitespace=None) for label, spans in by_label.items()}
 
     def get_loss(self, examples: Iterable[Example], scores: PromptScores) -> tuple[float, list[numpy.ndarray]]:
         """Softmax cross-entropy over the trained subword positions, and its gradient.
@@ -719,162 +536,23 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         examples = list(examples)
         validate_examples(examples, "PromptedTagger.get_loss")
         batch: PromptBatch = scores.batch
-        word_tags = numpy.zeros(batch.n_words, dtype="int64")
-        cache: dict[int, dict[str, numpy.ndarray]] = {}
-        for qi, query in enumerate(batch.queries):
+        tags_of_doc = cached_tags(lambda doc_i: self._token_tags(examples[doc_i]))
+
+        def tags_of(query: PromptQuery) -> numpy.ndarray | None:
             doc_i, start, end, label = query.key
-            if doc_i not in cache:
-                cache[doc_i] = self._token_tags(examples[doc_i])
-            tags = cache[doc_i].get(label)
-            if tags is not None:
-                word_tags[batch.word_offsets[qi] : batch.word_offsets[qi + 1]] = tags[start:end]
+            tags = tags_of_doc(doc_i).get(label)
+            return tags[start:end] if tags is not None else None
+
         targets = chunk_targets(
             batch,
-            word_tags,
+            gather_word_tags(batch, tags_of, fill=0),
             tag_scheme=self.tag_scheme,
             first_subword_only=self.subword_targets == "first",
             label_tokens_positive=self.label_tokens_positive,
         )
-        return _cross_entropy(scores.logits, targets)
-
-
-def _check_label(label: Any) -> None:
-    if not isinstance(label, str) or not label.strip():
-        raise ValueError(Errors.E303.format(label=label))
-
-
-def _check_description(label: str, description: Any) -> None:
-    if not isinstance(description, str) or not description.strip():
-        raise ValueError(Errors.E304.format(label=label, description=description))
-
-
-def _check_probability(setting: str, value: Any, label: str | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
-        where = f" for label {label!r}" if label is not None else ""
-        raise ValueError(Errors.E305.format(setting=setting, value=value, where=where))
-
-
-def _doc_id(doc: Doc) -> str | None:
-    source = doc.user_data.get(SOURCE_KEY) if doc.user_data else None
-    if isinstance(source, Mapping) and source.get("doc_id") is not None:
-        return str(source["doc_id"])
-    return None
-
-
-def _softmax(logits: numpy.ndarray) -> numpy.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = numpy.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
-
-
-def _cross_entropy(
-    logits: list[numpy.ndarray], targets: list[numpy.ndarray]
-) -> tuple[float, list[numpy.ndarray]]:
-    """Mean softmax cross-entropy over positions with target >= 0, and d(loss)/d(logits)."""
-    total = sum(int((t >= 0).sum()) for t in targets)
-    grads = [numpy.zeros_like(x, dtype="float32") for x in logits]
-    if total == 0:
-        return 0.0, grads
-    loss = 0.0
-    for x, t, d in zip(logits, targets, grads, strict=True):
-        mask = t >= 0
-        if not mask.any():
-            continue
-        probs = _softmax(x[mask].astype("float64"))
-        gold = t[mask]
-        rows = numpy.arange(gold.shape[0])
-        loss -= float(numpy.log(numpy.maximum(probs[rows, gold], 1e-12)).sum())
-        probs[rows, gold] -= 1.0
-        d[mask] = (probs / total).astype("float32")
-    return loss / total, grads
-
-
-def sentence_bounds(doc: Doc) -> list[tuple[int, int]]:
-    """The (start, end) tokens of the doc's sentences: `doc.sents` when the doc
-    has sentence boundaries, else the whole doc; none for an empty doc.
-
-    doc (Doc): The doc.
-    RETURNS (list[tuple[int, int]]): Token offsets, in order.
-    """
-    if not len(doc):
-        return []
-    if doc.has_annotation("SENT_START"):
-        return [(sent.start, sent.end) for sent in doc.sents]
-    return [(0, len(doc))]
+        return loss_and_gradient(scores.logits, targets, F.cross_entropy)
 
 
 def _f1(tp: int, n_pred: int, n_gold: int) -> float:
     """Strict F1 from counts (0.0 when nothing was predicted or expected)."""
     return 2 * tp / (n_pred + n_gold) if n_pred + n_gold else 0.0
-
-
-def gold_spans(reference: Doc, spans_key: str) -> list[tuple[int, int, str]] | None:
-    """Gold (start char, end char, label): the span group `spans_key` when the
-    doc has one (overlaps allowed), else `doc.ents`; None if neither is annotated.
-
-    reference (Doc): The gold doc.
-    spans_key (str): The span group.
-    RETURNS (list[tuple[int, int, str]] | None): The spans, in character offsets
-        so that differently tokenised docs can use them.
-    """
-    if spans_key in reference.spans:
-        spans: Iterable[Span] = reference.spans[spans_key]
-    elif reference.has_annotation("ENT_IOB"):
-        spans = reference.ents
-    else:
-        return None
-    return [(s.start_char, s.end_char, s.label_) for s in spans]
-
-
-def write_spans(doc: Doc, spans: list[SpanPrediction], spans_key: str, ents: bool) -> None:
-    """Write predicted spans to `doc.spans[spans_key]`, their scores to the
-    group's `attrs["scores"]` and, with `ents`, a non-overlapping subset
-    (highest score first) to `doc.ents`.
-
-    doc (Doc): The doc.
-    spans (list[SpanPrediction]): (start token, end token, label, score).
-    spans_key (str): The span group to write.
-    ents (bool): Also set doc.ents.
-    """
-    spans = sorted(spans, key=lambda s: (s[0], s[1], s[2]))
-    group = SpanGroup(doc, name=spans_key, spans=[Span(doc, s, e, label=lab) for s, e, lab, _ in spans])
-    group.attrs["scores"] = [float(score) for *_, score in spans]
-    doc.spans[spans_key] = group
-    if ents:
-        doc.set_ents(_best_non_overlapping(doc, spans), default="outside")
-
-
-def span_runs(
-    valid: numpy.ndarray, positive: numpy.ndarray, starts: numpy.ndarray, scores: numpy.ndarray
-) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
-    """Group the positive words into spans, with tensor operations.
-
-    valid (numpy.ndarray): (m,) global indices of the words with a decision.
-    positive (numpy.ndarray): (m,) whether each is inside a span.
-    starts (numpy.ndarray): (m,) whether each begins a span (a subset of `positive`).
-    scores (numpy.ndarray): (m,) word scores.
-    RETURNS (tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]): Per span, its
-        first and last global word and the mean score of its positive words.
-    """
-    run = numpy.cumsum(starts) - 1
-    run_pos = run[positive]
-    n_runs = int(starts.sum())
-    words_pos = valid[positive]
-    first = numpy.full(n_runs, numpy.iinfo("int64").max, dtype="int64")
-    last = numpy.full(n_runs, -1, dtype="int64")
-    numpy.minimum.at(first, run_pos, words_pos)
-    numpy.maximum.at(last, run_pos, words_pos)
-    sums = numpy.bincount(run_pos, weights=scores[positive], minlength=n_runs)
-    counts = numpy.bincount(run_pos, minlength=n_runs)
-    return first, last, sums / numpy.maximum(counts, 1)
-
-
-def _best_non_overlapping(doc: Doc, spans: list[SpanPrediction]) -> list[Span]:
-    """Highest score first (then longer, then earlier), skipping overlaps."""
-    taken = numpy.zeros(len(doc), dtype=bool)
-    chosen: list[Span] = []
-    for start, end, label, _ in sorted(spans, key=lambda s: (-s[3], -(s[1] - s[0]), s[0], s[2])):
-        if not taken[start:end].any():
-            taken[start:end] = True
-            chosen.append(Span(doc, start, end, label=label))
-    return sorted(chosen, key=lambda s: s.start)
