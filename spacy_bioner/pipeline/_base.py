@@ -16,13 +16,29 @@ from typing import Any, cast
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
-from thinc.api import Optimizer, set_dropout_rate
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from ..corpora.base import SOURCE_KEY
 from ..errors import Errors, Warnings
-from ..models.prompt_batching import PromptQuery
-from ..models.prompt_tagger import PromptTaggerShim, TaggerShim, get_shim
+from ..models.prompt_tagger import PromptTaggerShim
+from ..models.queries import PromptQuery
+from ..models.tagger_layer import TaggerShim, get_shim
 from ._decode import DocPrediction, GoldSpan, gold_spans, write_spans
+
+#: The scorer block of every component's default config.
+SPAN_SCORER_CONFIG_STR = """
+[scorer]
+@scorers = "spacy_bioner.span_scorer.v1"
+spans_key = null
+"""
+
+
+def config_blocks(config_str: str) -> tuple[Config, Config]:
+    """config_str (str): A component's default config. RETURNS (tuple[Config, Config]): Its [model] and [scorer]."""
+    config = Config().from_str(config_str)
+    return config["model"], config["scorer"]
+
 
 #: Which subwords of a word are trained: all (each takes the word's tag) or the first.
 SUBWORD_TARGETS = ("all", "first")
@@ -56,6 +72,15 @@ class SpanTaggerPipe(TrainablePipe):
     def is_initialized(self) -> bool:
         """RETURNS (bool): Whether the model holds an encoder (initialized or loaded)."""
         return bool(get_shim(self.model, self.shim_kind).is_initialized)
+
+    def _setup(self, vocab: Vocab, model: Model, name: str, spans_key: str, ents: bool, scorer: Any) -> None:
+        """Set what every component holds: vocab, model, name, span group, ents, scorer."""
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.spans_key = spans_key
+        self.write_ents = ents
+        self.scorer = scorer
 
     def _require_initialized(self) -> None:
         if not self.is_initialized:

@@ -29,36 +29,11 @@ ours, documented here and set in the component config:
   ``weight_outside = false`` (then ``w_O = 1``). The weighted cross-entropy is
   reduced as PyTorch's: ``sum(w_y * CE) / sum(w_y)`` (per copy under BTL, with
   weights ``w_O, w_c, w_c``). The weights are stored in the component's cfg.
-* k-NN post-layer (``knn``): after training, a k-NN (``knn_k = 17``,
-  ``knn_metric`` "euclidean" or "cosine", uniform votes, ties to the class of
-  the nearest voter) over the raw logits (all ``1 + 2 * n_labels`` of them) of
-  each word's *first subword* (averaged over the windows that cover it) gives
-  the final tag; the span score is the mean over the span's words of the
-  fraction of neighbours voting for the span's label (B or I). It is fitted on
-  training words with the trained model in eval mode, their gold tags as
-  classes, a seeded random sample of at most ``knn_max_tokens`` words, drawn
-  sentence by sentence (so O keeps its empirical share and the fitting pass
-  reads at most that many words plus one batch). Cost: ``knn_max_tokens x
-  n_tags`` float32 in memory and in the saved pipeline (50,000 x 9 tags: 1.8
-  MB). The search is exact (``knn_algorithm``, see ``spacy_bioner.torch.knn``):
-  "auto" uses a KD-tree, built from the stored arrays when first needed, for
-  up to 11 tags (5 labels) and brute force above (``knn_max_tokens x n_tags``
-  multiply-adds per word at most: the k smallest are found among the k
-  groups of 64 points with the smallest minimum, and a word that a 5% sample
-  of the O points already settles skips the other O points); fitting is one
-  forward pass over the sample. Without a fitted k-NN (``knn = false``, or
-  before fitting) the tag is the argmax of the logits and the score the mean
-  softmax probability of the label (B + I).
-* Fitting in ``spacy train``: the registered callback
-  ``spacy_bioner.fit_knn.v1``, used as ``[training.before_to_disk]``, fits the
-  k-NN on ``[training] train_corpus`` each time the pipeline is saved
-  (model-last after every evaluation, model-best as its copy, and model-last
-  at the end), inside the averaged parameters that are saved. So both saved
-  pipelines hold a k-NN fitted on exactly their own weights, which fitting
-  inside ``update``/``finish_update`` cannot guarantee (it never sees the
-  whole training set, nor knows which step is the last). Any ``update``
-  discards the k-NN, which would be stale: evaluations during training (and
-  the choice of model-best) therefore score the argmax decoder.
+* k-NN post-layer (``knn``): after training, a k-NN (``knn_k = 17``) over
+  the logits of each word's first subword gives the final tag; fitted by
+  ``fit_knn`` or, in ``spacy train``, the ``spacy_bioner.fit_knn.v1``
+  callback. The choices (features, sample, search, scores, fitting in
+  ``spacy train``) are documented in ``spacy_bioner.pipeline.btl_knn``.
 * Sentences, gold and output are those of ``bioner_prompted``: ``doc.sents``
   when set, else the whole doc; gold from ``doc.spans[spans_key]`` else
   ``doc.ents``; spans in ``doc.spans[spans_key]`` with scores in its
@@ -68,27 +43,31 @@ ours, documented here and set in the component config:
 # No `from __future__ import annotations`: spaCy validates the [initialize]
 # settings against the signature of initialize() with pydantic.
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 import numpy
-import spacy
-import srsly
 import torch
-from spacy import util
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Config, Model
+from thinc.api import Model
 
 from ..errors import Errors
 from ..models.btl_tagger import BTLTaggerShim
-from ..models.prompt_batching import PromptQuery, merge_windows, pool_words, sentence_targets
-from ..models.prompt_tagger import PromptScores, get_shim
+from ..models.pooling import merge_windows, pool_words
+from ..models.queries import PromptQuery
+from ..models.tagger_layer import PromptScores, get_shim
+from ..models.targets import sentence_targets
 from ..torch.btl_tagger import BTL_COPIES, atl_loss, btl_loss, n_tags_for
 from ..torch.knn import KNN_ALGORITHMS, KNN_METRICS, KNNVoter
-from ._base import SpanTaggerPipe, check_label, check_subword_targets
+from ._base import (
+    SPAN_SCORER_CONFIG_STR,
+    SpanTaggerPipe,
+    check_label,
+    check_subword_targets,
+    config_blocks,
+)
 from ._decode import (
     DocPrediction,
     aligned_gold,
@@ -104,12 +83,9 @@ from ._decode import (
     store_word_probs,
 )
 from ._loss import loss_and_gradient
+from .btl_knn import KNN_FIT_BATCH, KNNData, KNNPostLayer, KNNSerialization, cap_words
 
 LOSSES = ("btl", "atl")
-#: Docs per forward pass while fitting the k-NN.
-KNN_FIT_BATCH = 64
-#: Version of the layout of the saved k-NN.
-KNN_DATA_VERSION = 1
 
 DEFAULT_CONFIG_STR = """
 [model]
@@ -120,13 +96,8 @@ max_length = 512
 stride = 128
 batch_size = 32
 inference_bf16 = false
-
-[scorer]
-@scorers = "spacy_bioner.span_scorer.v1"
-spans_key = null
-"""
-DEFAULT_MODEL = Config().from_str(DEFAULT_CONFIG_STR)["model"]
-DEFAULT_SCORER = Config().from_str(DEFAULT_CONFIG_STR)["scorer"]
+""" + SPAN_SCORER_CONFIG_STR
+DEFAULT_MODEL, DEFAULT_SCORER = config_blocks(DEFAULT_CONFIG_STR)
 
 
 @Language.factory(
@@ -233,7 +204,7 @@ def class_weights_from_counts(counts: numpy.ndarray, *, weight_outside: bool = T
     return weights.astype("float32")
 
 
-class BTLTagger(SpanTaggerPipe):
+class BTLTagger(KNNSerialization, SpanTaggerPipe):
     """Multi-class BIO token tagger with BTL training and a k-NN post-layer.
 
     vocab (Vocab): The shared vocabulary.
@@ -294,11 +265,7 @@ class BTLTagger(SpanTaggerPipe):
         for setting, value in (("knn_k", knn_k), ("knn_max_tokens", knn_max_tokens)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(Errors.E603.format(setting=setting, value=value, name=name, what="give 1 or more"))
-        self.vocab = vocab
-        self.model = model
-        self.name = name
-        self.spans_key = spans_key
-        self.write_ents = ents
+        self._setup(vocab, model, name, spans_key, ents, scorer)
         self.loss = loss
         self.btl_copies = btl_copies
         self.use_class_weights = class_weights
@@ -310,12 +277,11 @@ class BTLTagger(SpanTaggerPipe):
         self.knn_algorithm = knn_algorithm
         self.knn_max_tokens = knn_max_tokens
         self.knn_seed = knn_seed
-        self.scorer = scorer
         # saved state: the labels (their order fixes the tag layout) and the
         # class weights counted at initialize
         self.cfg: dict[str, Any] = {"labels": [], "class_weights": None}
-        # the k-NN: (features (n, n_tags) float32, gold tags (n,) int64)
-        self._knn = None
+        # the k-NN post-layer: stored training words, none until fit_knn()
+        self._knn_layer = KNNPostLayer()
         for label in labels or ():
             self.add_label(label)
         self._config_labels = list(self.labels)
@@ -368,15 +334,18 @@ class BTLTagger(SpanTaggerPipe):
             self.add_label(label)
 
     @property
-    def _knn(self) -> tuple[numpy.ndarray, numpy.ndarray] | None:
+    def _knn(self) -> KNNData | None:
         """The fitted k-NN: (features (n, n_tags) float32, gold tags (n,) int64)."""
-        return self._knn_data
+        return self._knn_layer.data
 
     @_knn.setter
-    def _knn(self, value: tuple[numpy.ndarray, numpy.ndarray] | None) -> None:
-        # a new (or no) k-NN invalidates the search structure built on the old one
-        self._knn_data = value
-        self._voter: KNNVoter | None = None
+    def _knn(self, value: KNNData | None) -> None:
+        self._knn_layer.data = value
+
+    @property
+    def _voter(self) -> KNNVoter | None:
+        """The search structure on the fitted k-NN, once built."""
+        return self._knn_layer.voter
 
     @property
     def knn_fitted(self) -> bool:
@@ -440,15 +409,7 @@ class BTLTagger(SpanTaggerPipe):
         """Per word, its tag and the score of each label: the k-NN's when it is
         used and fitted (vote fractions), else the argmax and softmax (B + I)."""
         if self.knn and self._knn is not None and logits.shape[0]:
-            settings = (self.knn_k, self.knn_metric, self.knn_algorithm)
-            if self._voter is None or self._voter_settings != settings:
-                # built once per fitted k-NN and settings (a KD-tree takes ~0.05 s per 50,000 points)
-                features, tags = self._knn
-                self._voter = KNNVoter(features, tags, logits.shape[1], *settings)
-                self._voter_settings = settings
-            votes, predicted = self._voter.vote(logits)
-            probs = (votes / votes.sum(dim=1, keepdim=True).clamp_min(1.0)).numpy()
-            word_tags = predicted.numpy()
+            word_tags, probs = self._knn_layer.vote(logits, self.knn_k, self.knn_metric, self.knn_algorithm)
         else:
             probs = softmax(logits.astype("float64")) if logits.shape[0] else logits
             word_tags = logits.argmax(axis=1) if logits.shape[0] else numpy.zeros(0, dtype="int64")
@@ -571,156 +532,19 @@ class BTLTagger(SpanTaggerPipe):
             n_words += int(keep.sum())
         if n_words == 0:
             raise ValueError(Errors.E608.format(name=self.name, what="no annotated word", key=self.spans_key))
-        all_features = numpy.concatenate(features).astype("float32")
-        all_tags = numpy.concatenate(tags)
-        if n_words > self.knn_max_tokens:
-            keep_idx = numpy.sort(rng.choice(n_words, self.knn_max_tokens, replace=False))
-            all_features, all_tags = all_features[keep_idx], all_tags[keep_idx]
-        self._knn = (numpy.ascontiguousarray(all_features), numpy.ascontiguousarray(all_tags))
-        return int(all_tags.shape[0])
+        self._knn = cap_words(rng, features, tags, self.knn_max_tokens)
+        return int(self._knn[1].shape[0])
 
     def _knn_to_bytes(self) -> bytes:
-        if self._knn is None:
-            return srsly.msgpack_dumps({"version": KNN_DATA_VERSION, "n": 0})
-        features, tags = self._knn
-        return srsly.msgpack_dumps({
-            "version": KNN_DATA_VERSION,
-            "n": int(features.shape[0]),
-            "dim": int(features.shape[1]),
-            "features": features.astype("<f4").tobytes(),
-            "tags": tags.astype("<i8").tobytes(),
-        })
+        return self._knn_layer.to_bytes()
 
     def _knn_from_bytes(self, data: bytes) -> None:
-        msg = srsly.msgpack_loads(data)
-        if not isinstance(msg, dict) or msg.get("version") != KNN_DATA_VERSION:
-            raise ValueError(Errors.E611.format(name=self.name, what="unknown k-NN data version"))
-        n = int(msg["n"])
-        if n == 0:
-            self._knn = None
-            return
-        dim = int(msg["dim"])
-        if dim != n_tags_for(len(self.labels)):
-            raise ValueError(Errors.E611.format(
-                name=self.name, what=f"the k-NN has {dim} features, the labels {n_tags_for(len(self.labels))} tags"))
-        features = numpy.frombuffer(msg["features"], dtype="<f4").reshape((n, dim)).astype("float32")
-        tags = numpy.frombuffer(msg["tags"], dtype="<i8").astype("int64")
-        if tags.shape != (n,) or tags.min() < 0 or tags.max() >= dim:
-            raise ValueError(Errors.E611.format(name=self.name, what="the k-NN tags do not fit the labels"))
-        self._knn = (features, tags)
+        self._knn_layer.from_bytes(data, n_tags_for(len(self.labels)), self.name)
 
-    # ---- serialization: TrainablePipe's, plus the k-NN ----------------------------------
+    # ---- serialization: TrainablePipe's, plus the k-NN (KNNSerialization) ----------------
 
     def _check_loaded(self) -> None:
         shim = get_shim(self.model, BTLTaggerShim)
         if shim.is_initialized and shim.n_tags != n_tags_for(len(self.labels)):
             raise ValueError(Errors.E611.format(
                 name=self.name, what=f"the model has {shim.n_tags} tags, the labels {list(self.labels)}"))
-
-    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
-        """Serialize the component (cfg, vocab, model, k-NN) to bytes.
-
-        exclude (Iterable[str]): Fields to leave out.
-        RETURNS (bytes): The data.
-        """
-        self._validate_serialization_attrs()
-        serialize = {
-            "cfg": lambda: srsly.json_dumps(self.cfg),
-            "vocab": lambda: self.vocab.to_bytes(exclude=exclude),
-            "model": self.model.to_bytes,
-            "knn": self._knn_to_bytes,
-        }
-        return util.to_bytes(serialize, exclude)
-
-    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "BTLTagger":
-        """Load the component from bytes.
-
-        bytes_data (bytes): The data.
-        exclude (Iterable[str]): Fields to leave out.
-        RETURNS (BTLTagger): The component.
-        """
-        self._validate_serialization_attrs()
-        if "knn" not in exclude:
-            self._knn = None
-        deserialize = {
-            "cfg": lambda b: self.cfg.update(srsly.json_loads(b)),
-            "vocab": lambda b: self.vocab.from_bytes(b, exclude=exclude),
-            "model": lambda b: self.model.from_bytes(b),
-            "knn": self._knn_from_bytes,
-        }
-        util.from_bytes(bytes_data, deserialize, exclude)
-        self._check_loaded()
-        return self
-
-    def to_disk(self, path: str | Path, *, exclude: Iterable[str] = tuple()) -> None:
-        """Save the component to a directory: TrainablePipe's cfg, vocab and
-        model, plus the k-NN in the file "knn".
-
-        path (str | Path): The directory.
-        exclude (Iterable[str]): Fields to leave out.
-        """
-        super().to_disk(path, exclude=exclude)
-        if "knn" not in exclude:
-            (Path(path) / "knn").write_bytes(self._knn_to_bytes())
-
-    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = tuple()) -> "BTLTagger":
-        """Load the component from a directory (without a "knn" file: no k-NN).
-
-        path (str | Path): The directory.
-        exclude (Iterable[str]): Fields to leave out.
-        RETURNS (BTLTagger): The component.
-        """
-        super().from_disk(path, exclude=exclude)
-        knn_path = Path(path) / "knn"
-        if "knn" not in exclude:
-            self._knn = None
-            if knn_path.exists():
-                self._knn_from_bytes(knn_path.read_bytes())
-        self._check_loaded()
-        return self
-
-
-@spacy.registry.misc("spacy_bioner.fit_knn.v1")
-def make_fit_knn(
-    corpus: str | None = None, components: list[str] | None = None
-) -> Callable[[Language], Language]:
-    """A `[training.before_to_disk]` callback that fits the k-NN of bioner_btl components.
-
-    `spacy train` calls it, inside the averaged parameters it saves, each time
-    it writes model-last (model-best is a copy), so every saved pipeline holds
-    a k-NN fitted on its own weights. Components with `knn = false` are skipped,
-    and so are components whose k-NN is still fitted (no update since).
-
-    corpus (str | None): Dot name of the training corpus reader in the config,
-        e.g. "corpora.train"; None: the config's [training] train_corpus.
-    components (list[str] | None): bioner_btl components to fit; None: all.
-    RETURNS (Callable[[Language], Language]): The callback.
-    """
-
-    def fit_knn_before_to_disk(nlp: Language) -> Language:
-        if components is not None:
-            for name in components:
-                if name not in nlp.pipe_names or not isinstance(nlp.get_pipe(name), BTLTagger):
-                    raise ValueError(Errors.E609.format(what=f"{name!r} is not a bioner_btl component of the pipeline"))
-            names = list(components)
-        else:
-            names = [name for name, pipe in nlp.pipeline if isinstance(pipe, BTLTagger) and pipe.knn]
-        # initialize() and every update discard the k-NN, so one still fitted was
-        # fitted on these very weights (spacy train saves model-last twice at the
-        # end with no update between): skipping saves a forward pass
-        names = [name for name in names if not nlp.get_pipe(name).knn_fitted]
-        if not names:
-            return nlp
-        config = nlp.config.interpolate()
-        dot_name = corpus or config["training"].get("train_corpus")
-        try:
-            (reader,) = util.resolve_dot_names(config, [dot_name])
-        except Exception as err:
-            raise ValueError(Errors.E609.format(what=f"the corpus {dot_name!r} cannot be read: {err}")) from err
-        for name in names:
-            pipe = nlp.get_pipe(name)
-            assert isinstance(pipe, BTLTagger)
-            pipe.fit_knn(lambda: reader(nlp))
-        return nlp
-
-    return fit_knn_before_to_disk

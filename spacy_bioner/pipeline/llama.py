@@ -60,16 +60,17 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Config, Model
+from thinc.api import Model
 
 from ..corpora.multi_dataset import dataset_info
-from ..dbr import DBR_MODES, DBRSampler, KnowledgeBase, make_retriever
 from ..errors import Errors, Warnings
 from ..models.llama_labeler import LlamaLabelerShim
-from ..models.prompt_batching import PromptQuery, merge_windows, pool_words, sentence_targets
-from ..models.prompt_tagger import PromptScores
+from ..models.pooling import merge_windows, pool_words
+from ..models.queries import PromptQuery
+from ..models.tagger_layer import PromptScores
+from ..models.targets import sentence_targets
 from ..torch.llama_labeler import LABELER_TAGS, labeler_loss
-from ._base import DescribedLabels, SpanTaggerPipe
+from ._base import SPAN_SCORER_CONFIG_STR, DescribedLabels, SpanTaggerPipe, config_blocks
 from ._decode import (
     DocPrediction,
     aligned_gold,
@@ -84,6 +85,7 @@ from ._decode import (
     store_word_probs,
 )
 from ._loss import loss_and_gradient
+from .dbr import DBR_MODES, DBRSampler, KnowledgeBase, make_retriever
 
 #: The paper's instruction (VANER's code, with the trailing space before the sentence).
 DEFAULT_INSTRUCTION = "If any {type} entity is mentioned in the {dataset} input, extract it. ##input: "
@@ -110,13 +112,8 @@ dropout = 0.1
 max_length = 256
 stride = 64
 batch_size = 8
-
-[scorer]
-@scorers = "spacy_bioner.span_scorer.v1"
-spans_key = null
-"""
-DEFAULT_MODEL = Config().from_str(DEFAULT_CONFIG_STR)["model"]
-DEFAULT_SCORER = Config().from_str(DEFAULT_CONFIG_STR)["scorer"]
+""" + SPAN_SCORER_CONFIG_STR
+DEFAULT_MODEL, DEFAULT_SCORER = config_blocks(DEFAULT_CONFIG_STR)
 
 
 class RowKey(NamedTuple):
@@ -300,32 +297,11 @@ class LlamaLabeler(DescribedLabels, SpanTaggerPipe):
         scorer: Callable[..., dict[str, Any]] | None = None,
     ) -> None:
         check_instruction(instruction, name)
-        if dataset is not None and (not isinstance(dataset, str) or not dataset.strip()):
-            raise ValueError(Errors.E709.format(
-                setting="dataset", value=dataset, name=name, what="give a non-empty name, or null for none"))
-        if dbr not in DBR_MODES:
-            raise ValueError(Errors.E709.format(
-                setting="dbr", value=dbr, name=name, what=f"choose one of {', '.join(DBR_MODES)}"))
-        if dbr_pooling not in DBR_POOLING:
-            raise ValueError(Errors.E709.format(
-                setting="dbr_pooling", value=dbr_pooling, name=name, what=f"choose one of {', '.join(DBR_POOLING)}"))
-        if not isinstance(dbr_retriever, str) or not dbr_retriever.strip():
-            raise ValueError(Errors.E709.format(
-                setting="dbr_retriever", value=dbr_retriever, name=name, what="give 'tfidf' or an encoder name"))
-        if isinstance(dbr_threshold, bool) or not isinstance(dbr_threshold, int | float) or not -1.0 <= dbr_threshold <= 1.0:
-            raise ValueError(Errors.E709.format(
-                setting="dbr_threshold", value=dbr_threshold, name=name, what="give a cosine in [-1, 1]"))
-        for setting, value, low in (("dbr_top_k", dbr_top_k, 1), ("dbr_same_type", dbr_same_type, 0),
-                                    ("dbr_other_type", dbr_other_type, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(Errors.E709.format(setting=setting, value=value, name=name, what=f"give {low} or more"))
-        self.vocab = vocab
-        self.model = model
-        self.name = name
+        _check_dbr_settings(name, dataset, dbr, dbr_pooling, dbr_retriever, dbr_threshold,
+                            {"dbr_top_k": dbr_top_k, "dbr_same_type": dbr_same_type, "dbr_other_type": dbr_other_type})
+        self._setup(vocab, model, name, spans_key, ents, scorer)
         self.dataset = dataset
         self.instruction = instruction
-        self.spans_key = spans_key
-        self.write_ents = ents
         self.dbr = dbr
         self.dbr_retriever = dbr_retriever
         self.dbr_pooling = dbr_pooling
@@ -334,7 +310,6 @@ class LlamaLabeler(DescribedLabels, SpanTaggerPipe):
         self.dbr_same_type = dbr_same_type
         self.dbr_other_type = dbr_other_type
         self.dbr_seed = dbr_seed
-        self.scorer = scorer
         # saved state: label -> type name, in order
         self.cfg: dict[str, Any] = {"labels": {}}
         self._dbr_sampler: DBRSampler | None = None
@@ -544,3 +519,29 @@ class LlamaLabeler(DescribedLabels, SpanTaggerPipe):
 
         targets = sentence_targets(batch, gather_word_tags(batch, tags_of), first_subword_only=True)
         return loss_and_gradient(scores.logits, targets, labeler_loss)
+
+
+def _check_dbr_settings(
+    name: str, dataset: Any, dbr: Any, dbr_pooling: Any, dbr_retriever: Any, dbr_threshold: Any,
+    counts: dict[str, Any],
+) -> None:
+    """Check the dataset and DBR settings of a bioner_llama component (E709 naming the setting)."""
+    if dataset is not None and (not isinstance(dataset, str) or not dataset.strip()):
+        raise ValueError(Errors.E709.format(
+            setting="dataset", value=dataset, name=name, what="give a non-empty name, or null for none"))
+    if dbr not in DBR_MODES:
+        raise ValueError(Errors.E709.format(
+            setting="dbr", value=dbr, name=name, what=f"choose one of {', '.join(DBR_MODES)}"))
+    if dbr_pooling not in DBR_POOLING:
+        raise ValueError(Errors.E709.format(
+            setting="dbr_pooling", value=dbr_pooling, name=name, what=f"choose one of {', '.join(DBR_POOLING)}"))
+    if not isinstance(dbr_retriever, str) or not dbr_retriever.strip():
+        raise ValueError(Errors.E709.format(
+            setting="dbr_retriever", value=dbr_retriever, name=name, what="give 'tfidf' or an encoder name"))
+    if isinstance(dbr_threshold, bool) or not isinstance(dbr_threshold, int | float) or not -1.0 <= dbr_threshold <= 1.0:
+        raise ValueError(Errors.E709.format(
+            setting="dbr_threshold", value=dbr_threshold, name=name, what="give a cosine in [-1, 1]"))
+    for setting, value in counts.items():
+        low = 1 if setting == "dbr_top_k" else 0
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(Errors.E709.format(setting=setting, value=value, name=name, what=f"give {low} or more"))

@@ -34,20 +34,22 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Config, Model
+from thinc.api import Model
 
 from ..errors import Errors
-from ..models.prompt_batching import (
-    TAG_SCHEMES,
-    WORD_POOLING,
-    PromptBatch,
-    PromptQuery,
-    chunk_targets,
-    merge_windows,
-    pool_words,
+from ..models.pooling import merge_windows, pool_words
+from ..models.queries import TAG_SCHEMES, WORD_POOLING, PromptBatch, PromptQuery
+from ..models.tagger_layer import PromptScores
+from ..models.targets import chunk_targets
+from ._base import (
+    SPAN_SCORER_CONFIG_STR,
+    DescribedLabels,
+    SpanTaggerPipe,
+    check_probability,
+    check_subword_targets,
+    config_blocks,
+    doc_id,
 )
-from ..models.prompt_tagger import PromptScores
-from ._base import DescribedLabels, SpanTaggerPipe, check_probability, check_subword_targets, doc_id
 from ._decode import (
     DocPrediction,
     aligned_gold,
@@ -78,13 +80,8 @@ max_length = 512
 stride = 128
 batch_size = 32
 inference_bf16 = false
-
-[scorer]
-@scorers = "spacy_bioner.span_scorer.v1"
-spans_key = null
-"""
-DEFAULT_MODEL = Config().from_str(DEFAULT_CONFIG_STR)["model"]
-DEFAULT_SCORER = Config().from_str(DEFAULT_CONFIG_STR)["scorer"]
+""" + SPAN_SCORER_CONFIG_STR
+DEFAULT_MODEL, DEFAULT_SCORER = config_blocks(DEFAULT_CONFIG_STR)
 
 @Language.factory(
     "bioner_prompted",
@@ -191,17 +188,12 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
             raise ValueError(Errors.E307.format(pooling=word_pooling, name=name, options=", ".join(WORD_POOLING)))
         check_probability("threshold", threshold)
         check_probability("negative_rate", negative_rate)
-        self.vocab = vocab
-        self.model = model
-        self.name = name
-        self.spans_key = spans_key
+        self._setup(vocab, model, name, spans_key, ents, scorer)
         self.threshold = float(threshold)
-        self.write_ents = ents
         self.negative_rate = float(negative_rate)
         self.label_tokens_positive = label_tokens_positive
         self.subword_targets = subword_targets
         self.word_pooling = word_pooling
-        self.scorer = scorer
         # labels (label -> description, in order) and per-label thresholds are
         # the state that is saved; everything else comes from the config
         self.cfg: dict[str, Any] = {"labels": {}, "thresholds": {}}
