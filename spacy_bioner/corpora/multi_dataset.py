@@ -107,29 +107,65 @@ class MultiDatasetCorpus:
         ({corpus label: component label}) and "limit" (most docs; 0: all).
     spans_key (str): The span group of the gold spans.
     shuffle (bool): Shuffle the examples of all datasets together on every pass.
+    sampling_exponent (float): A dataset's share of a pass is proportional to
+        its size to this power (temperature sampling): 1 keeps the sizes (every
+        example once), 0 gives every dataset the same share, in between large
+        datasets do not drown small ones.
+    examples_per_pass (int): Examples drawn per pass (0: as many as the
+        datasets hold). A dataset drawn more often than its size repeats whole
+        copies of itself before sampling the rest.
     """
 
-    def __init__(self, datasets: list[dict[str, Any]], *, spans_key: str = "sc", shuffle: bool = True) -> None:
+    def __init__(
+        self,
+        datasets: list[dict[str, Any]],
+        *,
+        spans_key: str = "sc",
+        shuffle: bool = True,
+        sampling_exponent: float = 1.0,
+        examples_per_pass: int = 0,
+    ) -> None:
         self.datasets = datasets
         self.spans_key = spans_key
         self.shuffle = shuffle
+        self.sampling_exponent = float(sampling_exponent)
+        self.examples_per_pass = int(examples_per_pass)
 
     def __call__(self, nlp: Language) -> Iterator[Example]:
-        examples: list[Example] = []
-        for dataset in self.datasets:
-            mapping = dataset.get("labels")
-            labels = None if mapping is None else sorted({t for t in mapping.values() if t})
-            corpus = Corpus(dataset["path"], limit=int(dataset.get("limit", 0) or 0))
-            for eg in corpus(nlp):
-                reference = eg.reference
-                relabel_doc(reference, mapping, self.spans_key)
-                predicted = nlp.make_doc(reference.text)
-                for doc in (reference, predicted):
-                    set_dataset_info(doc, dataset.get("name"), labels)
-                examples.append(Example(predicted, reference))
+        per_dataset = [self._read(nlp, dataset) for dataset in self.datasets]
+        if self.sampling_exponent != 1.0 or self.examples_per_pass:
+            per_dataset = self._sample(per_dataset)
+        examples = [eg for examples in per_dataset for eg in examples]
         if self.shuffle:
             random.shuffle(examples)
         yield from examples
+
+    def _read(self, nlp: Language, dataset: Mapping[str, Any]) -> list[Example]:
+        mapping = dataset.get("labels")
+        labels = None if mapping is None else sorted({t for t in mapping.values() if t})
+        corpus = Corpus(dataset["path"], limit=int(dataset.get("limit", 0) or 0))
+        examples = []
+        for eg in corpus(nlp):
+            reference = eg.reference
+            relabel_doc(reference, mapping, self.spans_key)
+            predicted = nlp.make_doc(reference.text)
+            for doc in (reference, predicted):
+                set_dataset_info(doc, dataset.get("name"), labels)
+            examples.append(Example(predicted, reference))
+        return examples
+
+    def _sample(self, per_dataset: list[list[Example]]) -> list[list[Example]]:
+        """Each dataset's draw for one pass (seeded by `random`, as spaCy seeds it)."""
+        sizes = [len(examples) for examples in per_dataset]
+        total = self.examples_per_pass or sum(sizes)
+        weights = [size**self.sampling_exponent if size else 0.0 for size in sizes]
+        norm = sum(weights) or 1.0
+        out = []
+        for examples, weight in zip(per_dataset, weights, strict=True):
+            target = round(total * weight / norm)
+            copies, rest = divmod(target, len(examples)) if examples else (0, 0)
+            out.append(examples * copies + random.sample(examples, rest))
+        return out
 
 
 def _check_datasets(datasets: Any) -> list[dict[str, Any]]:
@@ -165,6 +201,8 @@ def create_multi_dataset_corpus(
     datasets: dict[str, dict[str, Any]] | list[dict[str, Any]],
     spans_key: str = "sc",
     shuffle: bool = True,
+    sampling_exponent: float = 1.0,
+    examples_per_pass: int = 0,
 ) -> Callable[[Language], Iterator[Example]]:
     """A corpus reader over several DocBins with dataset names and label
     mappings (multi-dataset instruction tuning; see the module docstring).
@@ -174,6 +212,19 @@ def create_multi_dataset_corpus(
         "name", "path" and optionally "labels" and "limit".
     spans_key (str): The span group of the gold spans.
     shuffle (bool): Shuffle all examples together on every pass (training).
+    sampling_exponent (float): Temperature sampling of the datasets' shares
+        (1: by size, every example once; 0: equal shares).
+    examples_per_pass (int): Examples per pass; 0: the datasets' total.
     RETURNS (Callable[[Language], Iterator[Example]]): The reader.
     """
-    return MultiDatasetCorpus(_check_datasets(datasets), spans_key=spans_key, shuffle=shuffle)
+    if isinstance(sampling_exponent, bool) or not isinstance(sampling_exponent, int | float) or sampling_exponent < 0:
+        raise ValueError(Errors.E712.format(what=f"sampling_exponent = {sampling_exponent!r}: give a number >= 0"))
+    if isinstance(examples_per_pass, bool) or not isinstance(examples_per_pass, int) or examples_per_pass < 0:
+        raise ValueError(Errors.E712.format(what=f"examples_per_pass = {examples_per_pass!r}: give 0 or more"))
+    return MultiDatasetCorpus(
+        _check_datasets(datasets),
+        spans_key=spans_key,
+        shuffle=shuffle,
+        sampling_exponent=sampling_exponent,
+        examples_per_pass=examples_per_pass,
+    )

@@ -267,6 +267,23 @@ def check_probability(setting: str, value: Any, label: str | None = None) -> Non
         raise ValueError(Errors.E305.format(setting=setting, value=value, where=where))
 
 
+def invalid_setting(factory: str, name: str, setting: str, value: Any, what: str) -> ValueError:
+    """RETURNS (ValueError): The E321 error naming a component's invalid setting and what to give."""
+    return ValueError(Errors.E321.format(setting=setting, value=value, name=name, factory=factory, what=what))
+
+
+def check_count(factory: str, name: str, setting: str, value: Any, low: int = 1, optional: bool = False) -> None:
+    """Check an integer setting (>= `low`; None allowed with `optional`).
+
+    RAISES (ValueError): E321 naming the setting.
+    """
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        what = f"give {low} or more" + (", or null for no limit" if optional else "")
+        raise invalid_setting(factory, name, setting, value, what)
+
+
 def check_subword_targets(value: Any, name: str) -> None:
     """value (Any): A `subword_targets` setting. name (str): The component.
     RAISES (ValueError): If it is not one of SUBWORD_TARGETS."""

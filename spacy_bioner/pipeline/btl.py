@@ -64,6 +64,7 @@ from ..torch.knn import KNN_ALGORITHMS, KNN_METRICS, KNNVoter
 from ._base import (
     SPAN_SCORER_CONFIG_STR,
     SpanTaggerPipe,
+    check_count,
     check_label,
     check_subword_targets,
     config_blocks,
@@ -263,8 +264,7 @@ class BTLTagger(KNNSerialization, SpanTaggerPipe):
                 algorithm=knn_algorithm, name=name, options=", ".join(KNN_ALGORITHMS)))
         check_subword_targets(subword_targets, name)
         for setting, value in (("knn_k", knn_k), ("knn_max_tokens", knn_max_tokens)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(Errors.E603.format(setting=setting, value=value, name=name, what="give 1 or more"))
+            check_count(self.factory, name, setting, value)
         self._setup(vocab, model, name, spans_key, ents, scorer)
         self.loss = loss
         self.btl_copies = btl_copies

@@ -46,10 +46,12 @@ from typing import Any, Protocol
 
 import numpy
 
-from .errors import Errors, location
+from ..errors import Errors, location
 
 #: DBR modes: no pseudo-sentences, retrieved names, or random names (ablation).
 DBR_MODES = ("off", "retrieved", "random")
+#: How EncoderRetriever pools a text's token embeddings: [CLS] (SapBERT) or their mean.
+RETRIEVER_POOLING = ("cls", "mean")
 #: Tags of the pseudo-sentences: O, B, I (the labeler's order).
 TAG_O, TAG_B, TAG_I = 0, 1, 2
 
@@ -231,10 +233,10 @@ class EncoderRetriever:
         top_k: int = 5,
         batch_size: int = 64,
     ) -> None:
-        from .models.hf import load_hf_encoder
+        from ..models.hf import load_hf_encoder
 
-        if pooling not in ("cls", "mean"):
-            raise ValueError(f"unknown pooling {pooling!r}; choose 'cls' or 'mean'")
+        if pooling not in RETRIEVER_POOLING:
+            raise ValueError(Errors.E721.format(pooling=pooling, options=", ".join(RETRIEVER_POOLING)))
         try:
             self.model, self.tokenizer = load_hf_encoder(encoder)
         except ValueError as err:
@@ -324,7 +326,7 @@ class DBRSampler:
         max_phrase_words: int | None = None,
     ) -> None:
         if mode not in DBR_MODES or mode == "off":
-            raise ValueError(f"DBRSampler mode must be 'retrieved' or 'random', not {mode!r}")
+            raise ValueError(Errors.E722.format(mode=mode, options=", ".join(m for m in DBR_MODES if m != "off")))
         self.kb = kb
         self.retriever = retriever
         self.mode = mode

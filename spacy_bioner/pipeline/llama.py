@@ -70,7 +70,14 @@ from ..models.queries import PromptQuery
 from ..models.tagger_layer import PromptScores
 from ..models.targets import sentence_targets
 from ..torch.llama_labeler import LABELER_TAGS, labeler_loss
-from ._base import SPAN_SCORER_CONFIG_STR, DescribedLabels, SpanTaggerPipe, config_blocks
+from ._base import (
+    SPAN_SCORER_CONFIG_STR,
+    DescribedLabels,
+    SpanTaggerPipe,
+    check_count,
+    config_blocks,
+    invalid_setting,
+)
 from ._decode import (
     DocPrediction,
     aligned_gold,
@@ -525,23 +532,16 @@ def _check_dbr_settings(
     name: str, dataset: Any, dbr: Any, dbr_pooling: Any, dbr_retriever: Any, dbr_threshold: Any,
     counts: dict[str, Any],
 ) -> None:
-    """Check the dataset and DBR settings of a bioner_llama component (E709 naming the setting)."""
+    """Check the dataset and DBR settings of a bioner_llama component (E321 naming the setting)."""
     if dataset is not None and (not isinstance(dataset, str) or not dataset.strip()):
-        raise ValueError(Errors.E709.format(
-            setting="dataset", value=dataset, name=name, what="give a non-empty name, or null for none"))
+        raise invalid_setting("bioner_llama", name, "dataset", dataset, "give a non-empty name, or null for none")
     if dbr not in DBR_MODES:
-        raise ValueError(Errors.E709.format(
-            setting="dbr", value=dbr, name=name, what=f"choose one of {', '.join(DBR_MODES)}"))
+        raise invalid_setting("bioner_llama", name, "dbr", dbr, f"choose one of {', '.join(DBR_MODES)}")
     if dbr_pooling not in DBR_POOLING:
-        raise ValueError(Errors.E709.format(
-            setting="dbr_pooling", value=dbr_pooling, name=name, what=f"choose one of {', '.join(DBR_POOLING)}"))
+        raise invalid_setting("bioner_llama", name, "dbr_pooling", dbr_pooling, f"choose one of {', '.join(DBR_POOLING)}")
     if not isinstance(dbr_retriever, str) or not dbr_retriever.strip():
-        raise ValueError(Errors.E709.format(
-            setting="dbr_retriever", value=dbr_retriever, name=name, what="give 'tfidf' or an encoder name"))
+        raise invalid_setting("bioner_llama", name, "dbr_retriever", dbr_retriever, "give 'tfidf' or an encoder name")
     if isinstance(dbr_threshold, bool) or not isinstance(dbr_threshold, int | float) or not -1.0 <= dbr_threshold <= 1.0:
-        raise ValueError(Errors.E709.format(
-            setting="dbr_threshold", value=dbr_threshold, name=name, what="give a cosine in [-1, 1]"))
+        raise invalid_setting("bioner_llama", name, "dbr_threshold", dbr_threshold, "give a cosine in [-1, 1]")
     for setting, value in counts.items():
-        low = 1 if setting == "dbr_top_k" else 0
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(Errors.E709.format(setting=setting, value=value, name=name, what=f"give {low} or more"))
+        check_count("bioner_llama", name, setting, value, low=1 if setting == "dbr_top_k" else 0)

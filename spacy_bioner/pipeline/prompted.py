@@ -36,6 +36,7 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Model
 
+from ..corpora.multi_dataset import dataset_info
 from ..errors import Errors
 from ..models.pooling import merge_windows, pool_words
 from ..models.queries import TAG_SCHEMES, WORD_POOLING, PromptBatch, PromptQuery
@@ -45,9 +46,11 @@ from ._base import (
     SPAN_SCORER_CONFIG_STR,
     DescribedLabels,
     SpanTaggerPipe,
+    check_count,
     check_probability,
     check_subword_targets,
     config_blocks,
+    default_description,
     doc_id,
 )
 from ._decode import (
@@ -66,9 +69,7 @@ from ._decode import (
     store_word_probs,
 )
 from ._loss import loss_and_gradient
-
-#: Thresholds `tune_thresholds` tries by default: 0.05, 0.10, ..., 0.95.
-THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))
+from .thresholds import THRESHOLD_GRID, tune_thresholds
 
 DEFAULT_CONFIG_STR = """
 [model]
@@ -93,6 +94,8 @@ DEFAULT_MODEL, DEFAULT_SCORER = config_blocks(DEFAULT_CONFIG_STR)
         "threshold": 0.5,
         "ents": True,
         "negative_rate": 0.0,
+        "max_negatives": None,
+        "name_rate": 0.0,
         "label_tokens_positive": True,
         "subword_targets": "all",
         "word_pooling": "max",
@@ -109,6 +112,8 @@ def make_prompted_tagger(
     threshold: float,
     ents: bool,
     negative_rate: float,
+    max_negatives: int | None,
+    name_rate: float,
     label_tokens_positive: bool,
     subword_targets: str,
     word_pooling: str,
@@ -124,7 +129,12 @@ def make_prompted_tagger(
     threshold (float): Default probability a word needs to be positive.
     ents (bool): Also write non-overlapping spans to doc.ents.
     negative_rate (float): In training, the probability of pairing a sentence
-        with a label its document does not use (the paper: 0).
+        with a label its document (or corpus) does not annotate (the paper: 0).
+    max_negatives (int | None): In training, the most negative labels (labels
+        its document or corpus annotates, absent from the sentence) a sentence
+        is paired with, sampled; every positive label is kept. None: all.
+    name_rate (float): In training, the probability that a query reads the
+        label's name instead of its description (0: always the description).
     label_tokens_positive (bool): Train the description's subwords as positive
         (the paper's setting), else leave them untrained.
     subword_targets (str): "all": every subword takes its word's tag (the
@@ -143,6 +153,8 @@ def make_prompted_tagger(
         threshold=threshold,
         ents=ents,
         negative_rate=negative_rate,
+        max_negatives=max_negatives,
+        name_rate=name_rate,
         label_tokens_positive=label_tokens_positive,
         subword_targets=subword_targets,
         word_pooling=word_pooling,
@@ -161,6 +173,8 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
     threshold (float): Default word-probability threshold.
     ents (bool): Also write doc.ents.
     negative_rate (float): Probability of training on a label its document lacks.
+    max_negatives (int | None): Most sampled negative labels per training sentence.
+    name_rate (float): Probability that a training query reads the label's name.
     label_tokens_positive (bool): Train description subwords as positive.
     subword_targets (str): "all" or "first".
     word_pooling (str): "max", "first" or "mean".
@@ -178,6 +192,8 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         threshold: float = 0.5,
         ents: bool = True,
         negative_rate: float = 0.0,
+        max_negatives: int | None = None,
+        name_rate: float = 0.0,
         label_tokens_positive: bool = True,
         subword_targets: str = "all",
         word_pooling: str = "max",
@@ -188,9 +204,13 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
             raise ValueError(Errors.E307.format(pooling=word_pooling, name=name, options=", ".join(WORD_POOLING)))
         check_probability("threshold", threshold)
         check_probability("negative_rate", negative_rate)
+        check_probability("name_rate", name_rate)
+        check_count("bioner_prompted", name, "max_negatives", max_negatives, low=0, optional=True)
         self._setup(vocab, model, name, spans_key, ents, scorer)
         self.threshold = float(threshold)
         self.negative_rate = float(negative_rate)
+        self.max_negatives = max_negatives
+        self.name_rate = float(name_rate)
         self.label_tokens_positive = label_tokens_positive
         self.subword_targets = subword_targets
         self.word_pooling = word_pooling
@@ -286,59 +306,7 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
             "before" (its previous threshold), "f_before", "f" (dev span F1 at
             each) and "n_gold".
         """
-        examples = list(examples)
-        validate_examples(examples, "PromptedTagger.tune_thresholds")
-        self._require_initialized()
-        grid = sorted({float(t) for t in grid})
-        if not grid or grid[0] <= 0.0 or grid[-1] > 1.0:
-            raise ValueError(Errors.E319.format(grid=grid))
-        before = dict(self.thresholds)
-        # the current thresholds are scored too, so "f_before" is always known
-        grid = sorted(set(grid) | set(before.values()))
-        docs = [eg.predicted for eg in examples]
-        queries = self._queries(docs, [self.labels] * len(docs))
-        if not queries:
-            return {}
-        scores = self.model.predict(queries)
-        gold: set[tuple[int, int, int, str]] = set()
-        for i, eg in enumerate(examples):
-            gold.update((i, s, e, label) for s, e, label in self._gold(eg) or ())
-        counts = self._counts_per_threshold(docs, scores, grid, gold)
-        report: dict[str, dict[str, Any]] = {}
-        for label in self.labels:
-            n_gold = sum(1 for g in gold if g[3] == label)
-            f_at = {value: _f1(tp, n_pred, n_gold) for value, tp, n_pred in counts[label]}
-            current = before[label]
-            best = max(f_at, key=lambda value: (f_at[value], -abs(value - current)))
-            has_spans = n_gold > 0 or any(n_pred for _, _, n_pred in counts[label])
-            chosen = best if has_spans else current
-            if chosen != current:
-                self.set_threshold(label, chosen)
-            report[label] = {"threshold": chosen, "before": current, "f": f_at[chosen] if has_spans else None,
-                             "f_before": f_at[current] if has_spans else None, "n_gold": n_gold}
-        return report
-
-    def _counts_per_threshold(
-        self, docs: list[Doc], scores: PromptScores, grid: Sequence[float], gold: set[tuple[int, int, int, str]]
-    ) -> dict[str, list[tuple[float, int, int]]]:
-        """Per label, (threshold, true positives, predicted spans) at each
-        threshold of the grid; the thresholds are restored afterwards (those
-        equal to the default threshold are not stored)."""
-        before = self.thresholds
-        counts: dict[str, list[tuple[float, int, int]]] = defaultdict(list)
-        try:
-            for value in grid:
-                self.cfg["thresholds"] = {label: value for label in self.labels}
-                pred: set[tuple[int, int, int, str]] = set()
-                for i, prediction in enumerate(self._decode(docs, scores)):
-                    doc = docs[i]
-                    pred.update((i, doc[s].idx, doc[e - 1].idx + len(doc[e - 1]), lab) for s, e, lab, _ in prediction.spans)
-                for label in self.labels:
-                    mine = {p for p in pred if p[3] == label}
-                    counts[label].append((value, len(mine & gold), len(mine)))
-        finally:
-            self.cfg["thresholds"] = {label: t for label, t in before.items() if t != self.threshold}
-        return counts
+        return tune_thresholds(self, examples, grid)
 
     # ---- initialization ----------------------------------------------------
 
@@ -371,7 +339,8 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
             if gold is None:
                 continue
             present = {label for _, _, label in gold}
-            found |= present
+            info = dataset_info(eg.reference)
+            found |= present | set((info or {}).get("labels") or ())
             source = doc_id(eg.reference)
             n_examples[source] += 1
             if source is not None:
@@ -395,20 +364,31 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         """
         self._require_initialized()
         docs = list(docs)
-        queries = self._queries(docs, [self.labels] * len(docs))
+        queries = self._queries(docs, [self._labels_of(doc) for doc in docs])
         if not queries:
             return [DocPrediction() for _ in docs]
         scores = self.model.predict(queries)
         return self._decode(docs, scores)
 
+    def _labels_of(self, doc: Doc) -> list[str]:
+        """The labels a doc is asked about: those of its corpus when the
+        multi-dataset reader recorded them (a corpus is scored on its own
+        labels), else all."""
+        info = dataset_info(doc)
+        if info is not None and info.get("labels") is not None:
+            annotated = set(info["labels"])
+            return [label for label in self.labels if label in annotated]
+        return list(self.labels)
+
     def _queries(
-        self, docs: list[Doc], labels_per_doc: Sequence[Iterable[str]], *, group_by_label: bool = True
+        self, docs: list[Doc], labels_per_doc: Sequence[Iterable[str]], *, training: bool = False
     ) -> list[PromptQuery]:
         """One query per (sentence, label); key = (doc index, start, end, label).
 
         In prediction each label is its own group, so its rows are padded and
         batched with its own rows only and its results cannot depend on the
-        other labels. Training mixes labels to pad less.
+        other labels. Training mixes labels to pad less and, with `name_rate`,
+        reads the label's name instead of its description.
         """
         descriptions = self.cfg["labels"]
         queries: list[PromptQuery] = []
@@ -420,8 +400,11 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
             for start, end in sentence_bounds(doc):
                 sent_words = words[start:end]
                 for label in labels:
-                    group = label if group_by_label else ""
-                    queries.append(PromptQuery(sent_words, descriptions[label], group, (i, start, end, label)))
+                    text = descriptions[label]
+                    if training and self.name_rate > 0 and random.random() < self.name_rate:
+                        text = default_description(label)
+                    group = "" if training else label
+                    queries.append(PromptQuery(sent_words, text, group, (i, start, end, label)))
         return queries
 
     def _word_probabilities(self, scores: PromptScores) -> tuple[numpy.ndarray, numpy.ndarray | None]:
@@ -471,13 +454,11 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         doc itself when its source is unknown, and with each other label with
         probability `negative_rate`.
         """
-        queries = self._queries(
-            [eg.predicted for eg in examples], self._training_labels(examples), group_by_label=False
-        )
+        queries = self._queries([eg.predicted for eg in examples], self._training_labels(examples), training=True)
         return examples, queries
 
     def _training_labels(self, examples: list[Example]) -> list[list[str]]:
-        known = self.labels
+        """Per example, the labels to pair its sentences with (see `_training_queries`)."""
         golds = [self._gold(eg) for eg in examples]
         # documents split over several examples of this batch share labels,
         # even when initialize() did not see them
@@ -491,18 +472,35 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
             if gold is None:
                 out.append([])
                 continue
-            present = {label for _, _, label in gold}
-            source = doc_id(eg.reference)
-            if self._pair_all:
-                present = set(known)
-            elif source is not None:
-                present |= self._doc_labels.get(source, set()) | batch_doc_labels[source]
-            chosen = [
-                label for label in known
-                if label in present or (self.negative_rate > 0 and random.random() < self.negative_rate)
-            ]
-            out.append(chosen)
+            positive = {label for _, _, label in gold}
+            annotated = self._annotated_labels(eg, positive, batch_doc_labels)
+            out.append(self._sample_labels(positive, annotated))
         return out
+
+    def _annotated_labels(self, eg: Example, positive: set[str], batch_doc_labels: Mapping[str, set[str]]) -> set[str]:
+        """The labels an example's sentences may be trained as absent for: its
+        corpus's (multi-dataset reader), else its document's, else all."""
+        info = dataset_info(eg.reference)
+        if info is not None and info.get("labels") is not None:
+            return set(info["labels"]) | positive
+        if self._pair_all:
+            return set(self.labels)
+        source = doc_id(eg.reference)
+        if source is None:
+            return positive
+        return positive | self._doc_labels.get(source, set()) | batch_doc_labels.get(source, set())
+
+    def _sample_labels(self, positive: set[str], annotated: set[str]) -> list[str]:
+        """Every positive label, the annotated negatives (at most `max_negatives`,
+        sampled) and each other label with probability `negative_rate`, in label order."""
+        negatives = [label for label in self.labels if label in annotated and label not in positive]
+        if self.max_negatives is not None and len(negatives) > self.max_negatives:
+            negatives = random.sample(negatives, self.max_negatives)
+        kept = positive | set(negatives)
+        return [
+            label for label in self.labels
+            if label in kept or (label not in annotated and self.negative_rate > 0 and random.random() < self.negative_rate)
+        ]
 
     def _token_tags(self, example: Example) -> dict[str, numpy.ndarray]:
         """Per label with gold spans, the gold tag of each predicted token (0
@@ -544,7 +542,3 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         )
         return loss_and_gradient(scores.logits, targets, F.cross_entropy)
 
-
-def _f1(tp: int, n_pred: int, n_gold: int) -> float:
-    """Strict F1 from counts (0.0 when nothing was predicted or expected)."""
-    return 2 * tp / (n_pred + n_gold) if n_pred + n_gold else 0.0

@@ -1,0 +1,94 @@
+"""Per-label thresholds for ``bioner_prompted``, chosen on dev data.
+
+A binary tagger trained on few epochs is often well ranked but badly
+calibrated (too many positive words, or too few), and 0.5 is an arbitrary cut;
+choosing it on dev data is model selection, not test tuning. The encoder runs
+once; each threshold only re-decodes.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from spacy.tokens import Doc
+from spacy.training import Example, validate_examples
+
+from ..errors import Errors
+from ..models.prompt_tagger import PromptScores
+
+#: Thresholds `tune_thresholds` tries by default: 0.05, 0.10, ..., 0.95.
+THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))
+
+
+def tune_thresholds(
+    pipe: Any, examples: Iterable[Example], grid: Sequence[float] = THRESHOLD_GRID
+) -> dict[str, dict[str, Any]]:
+    """Set each label's threshold of a bioner_prompted component to the one
+    with the best strict span F1 on dev examples (see PromptedTagger.tune_thresholds).
+
+    pipe (PromptedTagger): The component.
+    examples (Iterable[Example]): Dev examples.
+    grid (Sequence[float]): The thresholds to try, each in (0, 1].
+    RETURNS (dict[str, dict[str, Any]]): Per label: "threshold", "before",
+        "f_before", "f" and "n_gold".
+    """
+    examples = list(examples)
+    validate_examples(examples, "PromptedTagger.tune_thresholds")
+    pipe._require_initialized()
+    grid = sorted({float(t) for t in grid})
+    if not grid or grid[0] <= 0.0 or grid[-1] > 1.0:
+        raise ValueError(Errors.E319.format(grid=grid))
+    before = dict(pipe.thresholds)
+    # the current thresholds are scored too, so "f_before" is always known
+    grid = sorted(set(grid) | set(before.values()))
+    docs = [eg.predicted for eg in examples]
+    queries = pipe._queries(docs, [pipe._labels_of(doc) for doc in docs])
+    if not queries:
+        return {}
+    scores = pipe.model.predict(queries)
+    gold: set[tuple[int, int, int, str]] = set()
+    for i, eg in enumerate(examples):
+        gold.update((i, s, e, label) for s, e, label in pipe._gold(eg) or ())
+    counts = _counts_per_threshold(pipe, docs, scores, grid, gold)
+    report: dict[str, dict[str, Any]] = {}
+    for label in pipe.labels:
+        n_gold = sum(1 for g in gold if g[3] == label)
+        f_at = {value: _f1(tp, n_pred, n_gold) for value, tp, n_pred in counts[label]}
+        current = before[label]
+        best = max(f_at, key=lambda value: (f_at[value], -abs(value - current)))
+        has_spans = n_gold > 0 or any(n_pred for _, _, n_pred in counts[label])
+        chosen = best if has_spans else current
+        if chosen != current:
+            pipe.set_threshold(label, chosen)
+        report[label] = {"threshold": chosen, "before": current, "f": f_at[chosen] if has_spans else None,
+                         "f_before": f_at[current] if has_spans else None, "n_gold": n_gold}
+    return report
+
+
+def _counts_per_threshold(
+    pipe: Any, docs: list[Doc], scores: PromptScores, grid: Sequence[float], gold: set[tuple[int, int, int, str]]
+) -> dict[str, list[tuple[float, int, int]]]:
+    """Per label, (threshold, true positives, predicted spans) at each
+    threshold of the grid; the thresholds are restored afterwards (those
+    equal to the default threshold are not stored)."""
+    before = pipe.thresholds
+    counts: dict[str, list[tuple[float, int, int]]] = defaultdict(list)
+    try:
+        for value in grid:
+            pipe.cfg["thresholds"] = {label: value for label in pipe.labels}
+            pred: set[tuple[int, int, int, str]] = set()
+            for i, prediction in enumerate(pipe._decode(docs, scores)):
+                doc = docs[i]
+                pred.update((i, doc[s].idx, doc[e - 1].idx + len(doc[e - 1]), lab) for s, e, lab, _ in prediction.spans)
+            for label in pipe.labels:
+                mine = {p for p in pred if p[3] == label}
+                counts[label].append((value, len(mine & gold), len(mine)))
+    finally:
+        pipe.cfg["thresholds"] = {label: t for label, t in before.items() if t != pipe.threshold}
+    return counts
+
+
+def _f1(tp: int, n_pred: int, n_gold: int) -> float:
+    """Strict F1 from counts (0.0 when nothing was predicted or expected)."""
+    return 2 * tp / (n_pred + n_gold) if n_pred + n_gold else 0.0
