@@ -5,26 +5,18 @@ print a per-label table, optionally write every score as JSON.
 """
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
-import spacy
 import srsly
 import typer
-from spacy.language import Language
-from spacy.tokens import Doc, DocBin
 from wasabi import msg
 
 from spacy_bioner.cli import app
+from spacy_bioner.cli._util import fail, get_docs, load_pipeline, read_doc_bin
 from spacy_bioner.errors import BioNERInputError, Errors
 from spacy_bioner.scoring import evaluate_docs
-
-# What a missing, unreadable or non-DocBin file raises inside DocBin.from_disk/get_docs
-# (msgpack errors are ValueErrors).
-_DOCBIN_ERRORS = (OSError, ValueError, KeyError, TypeError, IndexError, zlib.error)
-# What spacy.load raises for a bad name, path, config or meta.json.
-_LOAD_ERRORS = (OSError, ValueError, KeyError, ImportError)
+from spacy_bioner.util import pct
 
 
 @app.command("evaluate")
@@ -45,55 +37,21 @@ def evaluate_cli(
     ] = 64,
 ) -> None:
     """Score a pipeline on gold documents: strict span and token-level P/R/F per label."""
-    doc_bin = _read_doc_bin(data_path)
-    nlp = _load_pipeline(pipeline)
-    gold_docs = _get_docs(doc_bin, nlp, data_path)
-    if not gold_docs:
-        _fail(Errors.E101.format(path=data_path))
+    doc_bin = read_doc_bin(data_path)
+    nlp = load_pipeline(pipeline)
+    gold_docs = get_docs(doc_bin, nlp, data_path)
     if spans_key is not None and not any(spans_key in doc.spans for doc in gold_docs):
         keys = ", ".join(sorted({k for doc in gold_docs for k in doc.spans.keys()})) or "none"
-        _fail(Errors.E021.format(key=spans_key, path=data_path, keys=keys))
+        fail(Errors.E021.format(key=spans_key, path=data_path, keys=keys))
     try:
         scores = evaluate_docs(nlp, gold_docs, spans_key=spans_key, batch_size=batch_size)
     except BioNERInputError as err:
-        _fail(str(err))
+        fail(str(err))
     _print_scores(scores, spans_key, pipeline, data_path)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         srsly.write_json(output, scores)
         msg.good(f"Saved scores to {output}")
-
-
-def _fail(text: str) -> NoReturn:
-    msg.fail(text)
-    raise typer.Exit(code=1)
-
-
-def _read_doc_bin(path: Path) -> DocBin:
-    if not path.is_file():
-        _fail(Errors.E019.format(path=path, err="no such file"))
-    try:
-        return DocBin().from_disk(path)
-    except _DOCBIN_ERRORS as err:
-        _fail(Errors.E019.format(path=path, err=err))
-
-
-def _load_pipeline(name: str) -> Language:
-    try:
-        return spacy.load(name)
-    except _LOAD_ERRORS as err:
-        _fail(Errors.E018.format(name=name, err=err))
-
-
-def _get_docs(doc_bin: DocBin, nlp: Language, path: Path) -> list[Doc]:
-    try:
-        return list(doc_bin.get_docs(nlp.vocab))
-    except _DOCBIN_ERRORS as err:
-        _fail(Errors.E019.format(path=path, err=err))
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.2f}"
 
 
 def _print_scores(scores: dict[str, Any], spans_key: str | None, pipeline: str, path: Path) -> None:
@@ -111,10 +69,10 @@ def _print_scores(scores: dict[str, Any], spans_key: str | None, pipeline: str, 
                 label,
                 str(span.get("n_gold", 0)),
                 str(span.get("n_pred", 0)),
-                _pct(span.get("p")),
-                _pct(span.get("r")),
-                _pct(span.get("f")),
-                _pct(token_types.get(label, {}).get("f")),
+                pct(span.get("p")),
+                pct(span.get("r")),
+                pct(span.get("f")),
+                pct(token_types.get(label, {}).get("f")),
             )
         )
     n_gold = sum(t["n_gold"] for t in span_types.values())
@@ -128,10 +86,10 @@ def _print_scores(scores: dict[str, Any], spans_key: str | None, pipeline: str, 
                 name,
                 gold,
                 pred,
-                _pct(scores[f"{span_prefix}{infix}_p"]),
-                _pct(scores[f"{span_prefix}{infix}_r"]),
-                _pct(scores[f"{span_prefix}{infix}_f"]),
-                _pct(scores[f"{token_prefix}{infix}_f"]),
+                pct(scores[f"{span_prefix}{infix}_p"]),
+                pct(scores[f"{span_prefix}{infix}_r"]),
+                pct(scores[f"{span_prefix}{infix}_f"]),
+                pct(scores[f"{token_prefix}{infix}_f"]),
             )
         )
     msg.table(

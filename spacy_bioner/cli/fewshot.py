@@ -1,7 +1,8 @@
 """``python -m spacy_bioner fewshot``: zero- and few-shot runs of ``bioner_prompted``.
 
-A thin wrapper over :func:`spacy_bioner.fewshot.run_fewshot`; the protocol
-(what is removed, sampled, trained and scored) is documented there.
+A thin wrapper over :func:`spacy_bioner.experiments.fewshot.run_fewshot`; the
+protocol (what is removed, sampled, trained and scored) is documented in
+:mod:`spacy_bioner.experiments.fewshot`.
 """
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from typing import Annotated, Any
 import typer
 from spacy.cli._util import parse_config_overrides
 from thinc.api import ConfigValidationError
-from wasabi import msg
 
 from ..errors import BioNERInputError
-from ..fewshot import load_descriptions, run_fewshot
+from ..experiments.fewshot import load_descriptions, run_fewshot
 from . import app
+from ._util import fail
 
 
 @app.command(
@@ -76,5 +77,4 @@ def fewshot_cli(
             fewshot_lr=fewshot_lr, descriptions=given, use_gpu=gpu_id, verbose=not quiet,
         )
     except (BioNERInputError, ConfigValidationError) as err:
-        msg.fail(str(err))
-        raise typer.Exit(code=1) from None
+        fail(str(err))

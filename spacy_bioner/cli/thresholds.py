@@ -14,9 +14,11 @@ from spacy.training import Example
 from wasabi import msg
 
 from spacy_bioner.cli import app
-from spacy_bioner.cli.evaluate import _fail, _get_docs, _load_pipeline, _pct, _read_doc_bin
+from spacy_bioner.cli._util import fail, get_docs, load_pipeline, read_doc_bin
 from spacy_bioner.errors import Errors
-from spacy_bioner.pipeline.prompted import THRESHOLD_GRID, PromptedTagger
+from spacy_bioner.pipeline.prompted import PromptedTagger
+from spacy_bioner.pipeline.thresholds import THRESHOLD_GRID
+from spacy_bioner.util import pct
 
 
 @app.command("tune-thresholds")
@@ -35,27 +37,24 @@ def tune_thresholds_cli(
     try:
         values = [float(v) for v in grid.split(",") if v.strip()]
     except ValueError:
-        _fail(Errors.E319.format(grid=grid))
-    doc_bin = _read_doc_bin(data_path)
-    nlp = _load_pipeline(pipeline)
-    names = [name for name, pipe in nlp.pipeline if isinstance(pipe, PromptedTagger)]
-    if component is not None:
-        names = [name for name in names if name == component]
+        fail(Errors.E319.format(grid=grid))
+    doc_bin = read_doc_bin(data_path)
+    nlp = load_pipeline(pipeline)
+    taggers = {name: pipe for name, pipe in nlp.pipeline if isinstance(pipe, PromptedTagger)}
+    names = [name for name in taggers if component is None or name == component]
     if len(names) != 1:
-        _fail(Errors.E320.format(pipeline=pipeline, found=names or "none", component=component))
+        fail(Errors.E320.format(pipeline=pipeline, found=names or "none", component=component))
     name = names[0]
-    gold_docs = _get_docs(doc_bin, nlp, data_path)
-    if not gold_docs:
-        _fail(Errors.E101.format(path=data_path))
+    gold_docs = get_docs(doc_bin, nlp, data_path)
     # the tagger sees what the components before it produce from the text alone
     predicted = list(nlp.pipe((doc.text for doc in gold_docs), disable=[name]))
     examples = [Example(pred, gold) for pred, gold in zip(predicted, gold_docs, strict=True)]
     try:
-        report = nlp.get_pipe(name).tune_thresholds(examples, values)
+        report = taggers[name].tune_thresholds(examples, values)
     except ValueError as err:
-        _fail(str(err))
+        fail(str(err))
     rows = [
-        (label, r["n_gold"], f"{r['before']:.2f}", _pct(r["f_before"]), f"{r['threshold']:.2f}", _pct(r["f"]))
+        (label, r["n_gold"], f"{r['before']:.2f}", pct(r["f_before"]), f"{r['threshold']:.2f}", pct(r["f"]))
         for label, r in report.items()
     ]
     msg.table(rows, header=("label", "gold", "threshold before", "dev F", "threshold", "dev F"),
