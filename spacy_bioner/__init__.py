@@ -6,6 +6,7 @@ as entry points, so spaCy finds them without the import).
 """
 from . import pipeline, scoring, tokenizer  # noqa: F401  (registration side effects)
 from .about import __version__
+from .catalogue import reader as _catalogue_reader  # noqa: F401
 from .corpora import multi_dataset as _multi_dataset  # noqa: F401
 from .corpora import registry as _corpus_registry  # noqa: F401
 from .models import btl_tagger as _btl_tagger  # noqa: F401

@@ -36,6 +36,7 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Model
 
+from ..catalogue import load_catalogue
 from ..corpora.multi_dataset import dataset_info
 from ..errors import Errors
 from ..models.pooling import merge_windows, pool_words
@@ -216,7 +217,7 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         self.word_pooling = word_pooling
         # labels (label -> description, in order) and per-label thresholds are
         # the state that is saved; everything else comes from the config
-        self.cfg: dict[str, Any] = {"labels": {}, "thresholds": {}}
+        self.cfg: dict[str, Any] = {"labels": {}, "thresholds": {}, "names": {}}
         # source document id -> labels annotated in it, from initialize()
         self._doc_labels: dict[str, set[str]] = {}
         self._pair_all = False
@@ -258,9 +259,8 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
             or labels described by their names.
         """
         super().set_labels(labels)
-        self.cfg["thresholds"] = {
-            label: value for label, value in self.cfg["thresholds"].items() if label in self.cfg["labels"]
-        }
+        for key in ("thresholds", "names"):
+            self.cfg[key] = {label: value for label, value in self.cfg.get(key, {}).items() if label in self.cfg["labels"]}
 
     def remove_label(self, label: str) -> None:
         """Stop predicting a label.
@@ -272,6 +272,22 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
             raise KeyError(Errors.E302.format(label=label, name=self.name, labels=list(self.labels)))
         del self.cfg["labels"][label]
         self.cfg["thresholds"].pop(label, None)
+        self.cfg.get("names", {}).pop(label, None)
+
+    def label_name(self, label: str) -> str:
+        """label (str): A label. RETURNS (str): Its name, the text a query reads
+        instead of the description with `name_rate` (catalogue name, else the label in words)."""
+        return str(self.cfg.get("names", {}).get(label) or default_description(label))
+
+    def describe_from_catalogue(self) -> None:
+        """Give the labels that are catalogue ids (e.g. "cdr.disease") the
+        catalogue's description and name (the base-model recipe's labels)."""
+        catalogue = load_catalogue()
+        for label in self.labels:
+            if label in catalogue.labels:
+                entry = catalogue.labels[label]
+                self.cfg["labels"][label] = entry.description
+                self.cfg.setdefault("names", {})[label] = entry.name
 
     def set_threshold(self, label: str, value: float) -> None:
         """Set the probability a word needs to be positive for one label.
@@ -316,6 +332,7 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         *,
         nlp: Language | None = None,
         labels: dict[str, str | None] | list[str] | None = None,
+        catalogue: bool = False,
     ) -> None:
         """Load the encoder and settle the labels.
 
@@ -329,6 +346,8 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         get_examples (Callable[[], Iterable[Example]]): The training examples.
         nlp (Language | None): The pipeline.
         labels (dict[str, str | None] | list[str] | None): Label -> description, or labels.
+        catalogue (bool): The labels are catalogue ids (spacy_bioner.CatalogueCorpus.v1):
+            describe and name them from the label catalogue.
         """
         validate_get_examples(get_examples, "PromptedTagger.initialize")
         found: set[str] = set()
@@ -351,6 +370,8 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         # the document and every sentence is paired with every label.
         self._pair_all = bool(n_examples) and (None in n_examples or max(n_examples.values()) == 1)
         self._settle_labels(labels, found)
+        if catalogue:
+            self.describe_from_catalogue()
         self._doc_labels = dict(doc_labels)
         self.model.initialize()
 
@@ -402,7 +423,7 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
                 for label in labels:
                     text = descriptions[label]
                     if training and self.name_rate > 0 and random.random() < self.name_rate:
-                        text = default_description(label)
+                        text = self.label_name(label)
                     group = "" if training else label
                     queries.append(PromptQuery(sent_words, text, group, (i, start, end, label)))
         return queries

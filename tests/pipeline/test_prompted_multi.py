@@ -158,3 +158,36 @@ def test_temperature_sampling_of_the_datasets(tmp_path: Path) -> None:
     assert sum(t.startswith("big") for t in sqrt) == 20 and sum(t.startswith("small") for t in sqrt) == 10
     with pytest.raises(ValueError, match=r"\[E712\].*sampling_exponent"):
         create_multi_dataset_corpus(datasets, sampling_exponent=-1.0)
+
+
+def test_catalogue_corpus_maps_raw_tags_and_holds_labels_out(tmp_path: Path, tiny_bert_dir: Path) -> None:
+    from spacy.tokens import DocBin
+
+    from spacy_bioner.catalogue import load_catalogue
+    from spacy_bioner.catalogue.reader import create_catalogue_corpus
+
+    catalogue = load_catalogue()
+    nlp = spacy.blank("en")
+    (tmp_path / "conll" / "BC5CDR-IOB").mkdir(parents=True)
+    doc = nlp.make_doc("Cisplatin induced nephrotoxicity in two rats .")
+    doc.ents = [doc.char_span(0, 9, label="Chemical"), doc.char_span(18, 32, label="Disease")]
+    DocBin(docs=[doc], store_user_data=True).to_disk(tmp_path / "conll" / "BC5CDR-IOB" / "train.spacy")
+    corpora = ["conll/BC5CDR-IOB"]
+    (eg,) = list(create_catalogue_corpus(str(tmp_path), corpora)(nlp))
+    assert sorted(e.label_ for e in eg.reference.ents) == ["cdr.chemical", "cdr.disease"]
+    assert eg.reference.user_data["bioner_dataset"]["labels"] == ["cdr.chemical", "cdr.disease"]
+    # held out: the label and every label overlapping it go, spans and negatives alike
+    (held,) = list(create_catalogue_corpus(str(tmp_path), corpora, hold_out=["cdr.chemical"])(nlp))
+    assert [e.label_ for e in held.reference.ents] == ["cdr.disease"]
+    assert held.reference.user_data["bioner_dataset"]["labels"] == ["cdr.disease"]
+    assert "cdr.disease" not in catalogue.overlap_closure(["cdr.chemical"])
+    with pytest.raises(ValueError, match=r"\[E806\].*dev split"):
+        create_catalogue_corpus(str(tmp_path), corpora, split="dev")
+    # initialize(catalogue=True): descriptions and names from the catalogue
+    pipe_nlp = spacy.blank("en")
+    pipe = pipe_nlp.add_pipe("bioner_prompted", config={"model": {"encoder": str(tiny_bert_dir)}, "name_rate": 1.0})
+    pipe.initialize(lambda: [eg], nlp=pipe_nlp, catalogue=True)
+    assert pipe.label_descriptions["cdr.disease"] == catalogue.labels["cdr.disease"].description
+    assert pipe.label_name("cdr.disease") == catalogue.labels["cdr.disease"].name
+    _, queries = pipe._training_queries([eg])
+    assert {q.description for q in queries} == {catalogue.labels[x].name for x in ("cdr.chemical", "cdr.disease")}
