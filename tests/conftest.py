@@ -1,10 +1,12 @@
-"""Shared fixtures: blank pipelines, a writer for tiny standoff files, and tiny
+"""Shared fixtures: blank pipelines, a writer for tiny standoff files, tiny
 randomly initialised BERT and LLaMA models written to temporary directories once
-per session (so the tests run offline and fast)."""
+per session (so the tests run offline and fast), and a session cache for costly
+objects; and the opt-in flags --slow and --gpu."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from spacy.language import Language
@@ -12,6 +14,30 @@ from tiny_bert import write_tiny_bert
 from tiny_llama import write_tiny_llama
 
 from spacy_bioner.corpora.convert import make_nlp
+
+#: marker -> what its tests need; each runs only when its flag (--slow, --gpu) is given
+OPT_IN_MARKERS = {
+    "slow": "real corpora from ../shared or real pretrained models",
+    "gpu": "a CUDA GPU",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add --slow and --gpu: tests marked so are skipped unless asked for."""
+    for marker, needs in OPT_IN_MARKERS.items():
+        parser.addoption(f"--{marker}", action="store_true", default=False,
+                         help=f"run the tests marked {marker} (they need {needs})")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the tests of each opt-in marker whose flag was not given."""
+    for marker in OPT_IN_MARKERS:
+        if config.getoption(f"--{marker}"):
+            continue
+        skip = pytest.mark.skip(reason=f"marked {marker}: run with --{marker}")
+        for item in items:
+            if item.get_closest_marker(marker) is not None:
+                item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +68,14 @@ def write_brat() -> Callable[..., Path]:
     """``write_brat(dir, name, text, ann=..., a1=..., a2=...)`` writes the files
     byte-exactly (no newline translation) and returns the ``.txt`` path."""
     return _write
+
+
+@pytest.fixture(scope="session")
+def session_cache() -> dict[Any, Any]:
+    """Costly objects (trained pipelines) built once and shared by the test
+    modules of a session; copy an object before changing it."""
+    return {}
+
 
 @pytest.fixture(scope="session")
 def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -16,8 +16,8 @@ from tiny_bert import write_tiny_bert
 from typer.testing import CliRunner
 
 from spacy_bioner.cli import app
-from spacy_bioner.cli.encoder import export_encoder
 from spacy_bioner.errors import Errors
+from spacy_bioner.models.export import export_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ["encoder", "convert-sample", "train", "evaluate", "package"]

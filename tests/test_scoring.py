@@ -192,9 +192,9 @@ def test_score_spans_missing_predicted_group_is_empty(nlp: Language) -> None:
 def test_score_spans_missing_key_in_all_references_raises(nlp: Language) -> None:
     gold = _group_doc(nlp, "breast cancer cells", [("breast cancer", "DISEASE")], key="other")
     pred = nlp.make_doc(gold.text)
-    with pytest.raises(BioNERInputError, match="'sc'.*other"):
+    with pytest.raises(BioNERInputError, match=r"\[E100\] No span group 'sc'.*other"):
         score_spans([Example(pred, gold)], spans_key="sc")
-    with pytest.raises(BioNERInputError, match="'sc'"):
+    with pytest.raises(BioNERInputError, match=r"\[E100\] No span group 'sc'"):
         score_tokens([Example(pred, gold)], spans_key="sc")
 
 
@@ -419,7 +419,7 @@ def test_evaluate_docs_empty_and_missing_key() -> None:
     scores = evaluate_docs(nlp, [])
     assert scores["ents_f"] is None
     assert scores["words"] == 0
-    with pytest.raises(BioNERInputError, match="'sc'"):
+    with pytest.raises(BioNERInputError, match=r"\[E100\] No span group 'sc'"):
         evaluate_docs(nlp, [nlp.make_doc("aspirin")], spans_key="sc")
 
 

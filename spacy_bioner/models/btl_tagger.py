@@ -1,11 +1,11 @@
 """Thinc layer of the BTL tagger: ``spacy_bioner.BTLTagger.v1``.
 
-The layer maps a list of :class:`~.prompt_batching.PromptQuery` (one per
-sentence, with an empty description) to :class:`~.prompt_tagger.PromptScores`:
+The layer maps a list of :class:`~.queries.PromptQuery` (one per
+sentence, with an empty description) to :class:`~.tagger_layer.PromptScores`:
 the encoded batch and, per padded chunk, the logits of every subword over
 ``O, B-0, I-0, B-1, I-1, ...``. Rows are ``[CLS] window [SEP]``; sentences
 longer than ``max_length`` are cut into overlapping windows, so no token is
-dropped (the batching and the shim are those of ``spacy_bioner.PromptTagger.v1``).
+dropped (the batching and the shim are the shared ones of :mod:`.tagger_layer`).
 
 The number of tags is the dimension ``nO``, set by the component from its
 labels before ``initialize()``; the shim stores it with the weights, so a
@@ -14,25 +14,15 @@ prompted tagger, only ``initialize()`` reads the pretrained encoder.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import numpy
 import spacy
 from thinc.api import Model
 
 from ..errors import Errors
 from ..torch import BTLTaggerModule
-from .prompt_batching import PromptQuery
-from .prompt_tagger import (
-    LayerSettings,
-    PromptScores,
-    TaggerShim,
-    check_layer_settings,
-    forward_queries,
-    get_shim,
-    load_row_encoder,
-)
+from .queries import PromptQuery
+from .tagger_layer import LayerSettings, PromptScores, TaggerShim, build_layer, load_row_encoder
 
 ARCHITECTURE = "spacy_bioner.BTLTagger.v1"
 #: Shortest sensible max_length: [CLS] one subword [SEP].
@@ -83,32 +73,13 @@ def build_btl_tagger(
     inference_bf16 (bool): Predict under bfloat16 autocast; training is float32.
     RETURNS (Model[list[PromptQuery], PromptScores]): The layer.
     """
-    check_layer_settings(
-        ARCHITECTURE, dropout=dropout, max_length=max_length, stride=stride, batch_size=batch_size,
-        min_length=N_MIN_LENGTH,
-    )
     settings = LayerSettings(encoder, dropout, max_length, stride, batch_size)
-
-    def forward(
-        model: Model[list[PromptQuery], PromptScores], queries: list[PromptQuery], is_train: bool
-    ) -> tuple[PromptScores, Callable[[list[numpy.ndarray]], list]]:
-        shim = get_shim(model, BTLTaggerShim)
-        return forward_queries(model, shim, queries, is_train, settings, architecture=ARCHITECTURE, pair=False)
-
-    def init(model: Model[list[PromptQuery], PromptScores], X: Any = None, Y: Any = None) -> None:
-        _init(model, settings)
-
-    return Model(
-        "btl_tagger",
-        forward,
-        init=init,
-        dims={"nO": None},
-        shims=[BTLTaggerShim(dropout, inference_bf16)],
-    )
+    settings.check(ARCHITECTURE, N_MIN_LENGTH)
+    shim = BTLTaggerShim(dropout, inference_bf16)
+    return build_layer("btl_tagger", settings, shim, _init, architecture=ARCHITECTURE, pair=False, dims={"nO": None})
 
 
-def _init(model: Model, settings: LayerSettings) -> None:
-    shim = get_shim(model, BTLTaggerShim)
+def _init(model: Model, shim: BTLTaggerShim, settings: LayerSettings) -> None:
     n_tags = model.maybe_get_dim("nO")
     if n_tags is None:
         raise ValueError(Errors.E604.format(name=model.name))

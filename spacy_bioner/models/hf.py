@@ -2,9 +2,9 @@
 
 Two halves, used at different times:
 
-* :func:`load_hf_encoder` (with :func:`resolve_encoder`) reads a model from the
-  hub cache or a local directory. Components call it only from
-  ``initialize()``, so ``spacy.load`` never touches the hub.
+* :func:`load_hf_encoder` (with :func:`resolve_encoder` and :func:`read_encoder`)
+  reads a model from the hub cache or a local directory. Components call it
+  only from ``initialize()``, so ``spacy.load`` never touches the hub.
 * :func:`hf_to_bytes` / :func:`hf_from_bytes` put everything a saved pipeline
   needs into plain data: the HF config as JSON, the tokenizer's files as bytes,
   the weights as safetensors bytes. Rebuilding uses ``AutoModel.from_config``
@@ -60,13 +60,13 @@ def resolve_encoder(name: str) -> str:
     return str(Path(list(spec.submodule_search_locations)[0]) / subdir)
 
 
-def load_hf_encoder(
+def read_encoder(
     name_or_path: str,
     *,
     revision: str | None = None,
     local_files_only: bool = False,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load a pretrained encoder and its fast tokenizer (init time only).
+    """Read a pretrained encoder (`AutoModel`) and its tokenizer, as they are.
 
     Remote code is never trusted: only architectures that ship with
     transformers can be loaded.
@@ -74,9 +74,8 @@ def load_hf_encoder(
     name_or_path (str): Hub name, local directory or a name of `OFFLINE_ENCODERS`.
     revision (str | None): Hub revision (branch, tag or commit).
     local_files_only (bool): Do not try the network, even for hub names.
-    RETURNS (tuple[PreTrainedModel, PreTrainedTokenizerBase]): The model (in
-        training mode) and the tokenizer.
-    RAISES (ValueError): If the model cannot be loaded or has no fast tokenizer.
+    RETURNS (tuple[PreTrainedModel, PreTrainedTokenizerBase]): The model and the tokenizer.
+    RAISES (ValueError): If the model cannot be loaded.
     """
     from transformers import AutoModel, AutoTokenizer
 
@@ -89,6 +88,25 @@ def load_hf_encoder(
         model = AutoModel.from_pretrained(path, **kwargs)
     except (OSError, ValueError, KeyError) as err:
         raise ValueError(Errors.E313.format(name=name_or_path, err=err)) from err
+    return model, tokenizer
+
+
+def load_hf_encoder(
+    name_or_path: str,
+    *,
+    revision: str | None = None,
+    local_files_only: bool = False,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load a pretrained encoder and its fast tokenizer for training (init time only).
+
+    name_or_path (str): Hub name, local directory or a name of `OFFLINE_ENCODERS`.
+    revision (str | None): Hub revision (branch, tag or commit).
+    local_files_only (bool): Do not try the network, even for hub names.
+    RETURNS (tuple[PreTrainedModel, PreTrainedTokenizerBase]): The model (in
+        training mode) and the tokenizer.
+    RAISES (ValueError): If the model cannot be loaded or has no fast tokenizer.
+    """
+    model, tokenizer = read_encoder(name_or_path, revision=revision, local_files_only=local_files_only)
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError(Errors.E311.format(name=name_or_path))
     model.train()
@@ -159,6 +177,15 @@ def encoder_from_config(config: PretrainedConfig) -> PreTrainedModel:
     return AutoModel.from_config(config, trust_remote_code=False)
 
 
+def tensors_to_bytes(state: Mapping[str, torch.Tensor]) -> bytes:
+    """Weights as safetensors bytes (on the CPU, contiguous; no pickle).
+
+    state (Mapping[str, torch.Tensor]): Names -> tensors.
+    RETURNS (bytes): The safetensors data.
+    """
+    return safetensors_save({name: t.detach().to("cpu").contiguous() for name, t in state.items()})
+
+
 def hf_to_bytes(
     model_config: PretrainedConfig,
     tokenizer: PreTrainedTokenizerBase,
@@ -173,12 +200,11 @@ def hf_to_bytes(
     RETURNS (dict[str, Any]): {"version", "config" (JSON string), "tokenizer"
         (file name -> bytes), "weights" (safetensors bytes)}.
     """
-    tensors = {name: t.detach().to("cpu").contiguous() for name, t in state_dict.items()}
     return {
         "version": HF_DATA_VERSION,
         "config": model_config.to_json_string(use_diff=False),
         "tokenizer": tokenizer_to_files(tokenizer),
-        "weights": safetensors_save(tensors),
+        "weights": tensors_to_bytes(state_dict),
     }
 
 

