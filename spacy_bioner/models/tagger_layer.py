@@ -119,6 +119,15 @@ class TaggerShim(PyTorchShim):
     def is_initialized(self) -> bool:
         return self._model is not None
 
+    def set_dropout(self, rate: float) -> None:
+        """Set the dropout before the head for the next training passes.
+
+        rate (float): The dropout probability (spaCy's `drop` of the update).
+        """
+        head_dropout = getattr(self._model, "dropout", None)
+        if isinstance(head_dropout, torch.nn.Dropout):
+            head_dropout.p = rate
+
     @property
     def module(self) -> Any:
         return self._model
@@ -240,13 +249,19 @@ def build_layer(
     pair (bool): Sentence-pair rows (see `forward_queries`).
     encode (Callable[..., PromptBatch] | None): Another batching (see `forward_queries`).
     **kwargs: More `Model` arguments (dims, attrs).
-    RETURNS (Model[list[PromptQuery], PromptScores]): The layer.
+    RETURNS (Model[list[PromptQuery], PromptScores]): The layer. Its attr
+        "dropout_rate" (initially `settings.dropout`) is the dropout before the
+        head in training; thinc's `set_dropout_rate` (the components' update,
+        with spaCy's `drop`) sets it.
     """
     kind = type(shim)
+    kwargs["attrs"] = {**kwargs.get("attrs", {}), "dropout_rate": settings.dropout}
 
     def forward(
         model: Model[list[PromptQuery], PromptScores], queries: list[PromptQuery], is_train: bool
     ) -> tuple[PromptScores, Backprop]:
+        if is_train:
+            get_shim(model, kind).set_dropout(float(model.attrs["dropout_rate"]))
         return forward_queries(model, get_shim(model, kind), queries, is_train, settings,
                                architecture=architecture, pair=pair, encode=encode)
 

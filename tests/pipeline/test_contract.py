@@ -219,6 +219,18 @@ def test_update_on_empty_input(spec: ComponentSpec, initialized: Language) -> No
     assert pipe.update([unannotated]) == nothing
 
 
+def test_update_honours_spacys_drop(spec: ComponentSpec, initialized: Language) -> None:
+    """`update(drop=...)` (spaCy passes [training] dropout) sets the dropout
+    before the head for that update, not the model's config value."""
+    pipe = initialized.get_pipe(spec.factory)
+    head_dropout = pipe.model.shims[0]._model.dropout
+    examples = make_examples(initialized, TRAIN)
+    for drop in (0.7, 0.0):
+        pipe.update(examples, drop=drop)
+        assert pipe.model.attrs["dropout_rate"] == drop
+        assert head_dropout.p == drop
+
+
 def test_pipe_equals_call(trained: Language) -> None:
     """`nlp.pipe` in batches gives what `nlp(text)` gives, text by text."""
     texts = TEXTS + ["Rats with breast cancer received cisplatin daily ."]
