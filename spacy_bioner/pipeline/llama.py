@@ -35,7 +35,7 @@ What the component reads and writes:
   ``doc.spans[spans_key]`` with its score (mean P(B) + P(I) of its words) in
   ``attrs["scores"]``; with ``ents``, a non-overlapping subset (highest score
   first) goes to ``doc.ents``.
-* Dense Bioentities Recognition (``dbr``, see spacy_bioner.dbr): in
+* Dense Bioentities Recognition (``dbr``, see spacy_bioner.pipeline.dbr): in
   training, each (sentence, label) row gets a pseudo-sentence of retrieved
   knowledge-base names read with the instruction without the dataset.
   ``initialize()`` builds the knowledge base from the training spans plus an
@@ -92,12 +92,11 @@ from ._decode import (
     store_word_probs,
 )
 from ._loss import loss_and_gradient
-from .dbr import DBR_MODES, DBRSampler, KnowledgeBase, make_retriever
+from .dbr import DBR_MODES, DBR_POOLING, DBRSampler, KnowledgeBase, make_retriever
 
 #: The paper's instruction (VANER's code, with the trailing space before the sentence).
 DEFAULT_INSTRUCTION = "If any {type} entity is mentioned in the {dataset} input, extract it. ##input: "
 INSTRUCTION_FIELDS = ("type", "dataset")
-DBR_POOLING = ("cls", "mean")
 N_TAGS = len(LABELER_TAGS)
 
 DEFAULT_CONFIG_STR = """
