@@ -69,3 +69,52 @@ labels = {{"Disease": "Disease"}}
     assert eg.predicted.user_data[DATASET_KEY]["name"] == "A"
 
 
+
+
+def test_fast_msgpack_reads_the_same_docs_and_restores_srsly(tmp_path: Path) -> None:
+    import srsly
+    from spacy.tokens import DocBin
+
+    from spacy_bioner.corpora.multi_dataset import fast_msgpack
+
+    nlp = spacy.blank("en")
+    doc = nlp.make_doc("Cisplatin induced nephrotoxicity .")
+    doc.spans["sc"] = [doc.char_span(0, 9, label="Chemical")]
+    doc.user_data["bioner_source"] = {"doc_id": "d1"}
+    DocBin(docs=[doc], store_user_data=True).to_disk(tmp_path / "one.spacy")
+    before = srsly.msgpack_decoders.get_all
+    with fast_msgpack():
+        (fast,) = DocBin().from_disk(tmp_path / "one.spacy").get_docs(nlp.vocab)
+        assert srsly.msgpack_decoders.get_all is not before
+    assert srsly.msgpack_decoders.get_all == before
+    (slow,) = DocBin().from_disk(tmp_path / "one.spacy").get_docs(nlp.vocab)
+    assert fast.to_json() == slow.to_json() and fast.user_data == slow.user_data
+    assert [(s.start, s.end, s.label_) for s in fast.spans["sc"]] == [(0, 1, "Chemical")]
+
+
+def test_reader_reads_each_docbin_once_per_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from spacy.tokens import DocBin
+
+    import spacy_bioner.corpora.multi_dataset as multi
+
+    nlp = spacy.blank("en")
+    doc = nlp.make_doc("Cisplatin induced nephrotoxicity .")
+    doc.ents = [doc.char_span(0, 9, label="Chemical")]
+    DocBin(docs=[doc]).to_disk(tmp_path / "one.spacy")
+    reads = []
+    real = multi.Corpus
+
+    def counting(*args, **kwargs):
+        reads.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(multi, "Corpus", counting)
+    reader = multi.create_multi_dataset_corpus([{"name": "x", "path": str(tmp_path / "one.spacy")}])
+    first, second = list(reader(nlp)), list(reader(nlp))
+    assert len(reads) == 1
+    # the predicted docs are new on every pass, and carry the dataset too
+    assert first[0].predicted is not second[0].predicted
+    assert second[0].predicted.user_data["bioner_dataset"] == {"name": "x", "labels": None}
+    # a changed file is read again
+    DocBin(docs=[doc, doc]).to_disk(tmp_path / "one.spacy")
+    assert len(list(reader(nlp))) == 2 and len(reads) == 2
