@@ -62,6 +62,7 @@ def catalogue_datasets(
     hold_out: list[str],
     *,
     include_generic: bool = False,
+    limit: int = 0,
     catalogue: LabelCatalogue | None = None,
 ) -> list[dict[str, Any]]:
     """The MultiDatasetCorpus datasets of some catalogue corpora.
@@ -71,6 +72,8 @@ def catalogue_datasets(
     corpora (list[str]): Catalogue corpus ids.
     hold_out (list[str]): Catalogue label ids to remove (with their overlaps).
     include_generic (bool): Keep generic labels.
+    limit (int): Most docs read per corpus (the first ones; 0: all), e.g. a
+        bounded dev set for model selection.
     catalogue (LabelCatalogue | None): The catalogue; None: the packaged one.
     RETURNS (list[dict[str, Any]]): Per corpus: name, path, labels.
     """
@@ -86,7 +89,7 @@ def catalogue_datasets(
         mapping = training_labels(catalogue, corpus, removed, include_generic)
         if not any(mapping.values()):
             continue
-        datasets.append({"name": info.dataset, "path": str(file), "labels": mapping})
+        datasets.append({"name": info.dataset, "path": str(file), "labels": mapping, "limit": limit})
     return datasets
 
 
@@ -101,6 +104,7 @@ def create_catalogue_corpus(
     shuffle: bool = True,
     sampling_exponent: float = 1.0,
     examples_per_pass: int = 0,
+    limit: int = 0,
 ) -> Callable[[Language], Iterator[Example]]:
     """A reader over several converted corpora with catalogue labels (see the module docstring).
 
@@ -113,9 +117,12 @@ def create_catalogue_corpus(
     shuffle (bool): Shuffle on every pass (training).
     sampling_exponent (float): Temperature sampling of the corpora's shares.
     examples_per_pass (int): Examples per pass; 0: the corpora's total.
+    limit (int): Most docs read per corpus (the first ones); 0: all.
     RETURNS (Callable[[Language], Iterator[Example]]): The reader.
     """
-    datasets = catalogue_datasets(path, split, list(corpora), list(hold_out), include_generic=include_generic)
+    datasets = catalogue_datasets(
+        path, split, list(corpora), list(hold_out), include_generic=include_generic, limit=limit
+    )
     if not datasets:
         raise ValueError(Errors.E807.format(corpora=list(corpora), hold_out=list(hold_out)))
     return MultiDatasetCorpus(

@@ -1,0 +1,159 @@
+"""The report of the held-out protocol: per label, prompt and k, mean ± sd
+over seeds (macro over the label's corpora), the mean over labels, per
+corpus; written as zeroshot.json, zeroshot.md and zeroshot.png."""
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import srsly
+from wasabi import Printer
+
+from ..fewshot.evaluation import METRICS
+from ..fewshot.report import _pct, matplotlib_available, summarise
+
+#: The paper's zero-shot token F1 with BioBERT (Košprdić et al., table of hidden classes).
+PAPER_ZERO_SHOT_TOKEN_F = 0.3544
+
+
+def _macro(runs: Iterable[Mapping[str, Any]], keys: Sequence[str]) -> dict[tuple[Any, ...], dict[str, float]]:
+    """Per group of `keys`, the mean of every metric over the group's runs."""
+    groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = defaultdict(list)
+    for run in runs:
+        groups[tuple(run[key] for key in keys)].append(run)
+    return {key: {m: statistics.fmean(float(r[m]) for r in group) for m in METRICS} for key, group in groups.items()}
+
+
+def summarise_runs(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Per label and per corpus, and averaged over labels, mean ± sd over seeds.
+
+    A label's score in one seed is the macro-average over the corpora that
+    annotate it; the average over labels is taken per seed, then summarised.
+
+    runs (Sequence[Mapping[str, Any]]): label, corpus, prompt, k, seed and METRICS.
+    RETURNS (dict[str, Any]): {"per_label": {label: {prompt: {k: {metric: summary}}}},
+        "per_corpus": {label: {corpus: {prompt: {k: {...}}}}}, "average": {prompt: {k: {...}}}}.
+    """
+    per_seed = _macro(runs, ("label", "prompt", "k", "seed"))
+    per_label: dict[str, Any] = defaultdict(lambda: defaultdict(dict))
+    grouped: dict[tuple[Any, ...], list[dict[str, float]]] = defaultdict(list)
+    for (label, prompt, k, _), scores in sorted(per_seed.items(), key=lambda item: str(item[0])):
+        grouped[(label, prompt, k)].append(scores)
+    for (label, prompt, k), seeds in grouped.items():
+        per_label[label][prompt][str(k)] = {m: summarise([s[m] for s in seeds]) for m in METRICS}
+    average: dict[str, Any] = defaultdict(dict)
+    over_labels = _macro(({"label": key[0], "prompt": key[1], "k": key[2], "seed": key[3], **scores}
+                          for key, scores in per_seed.items()), ("prompt", "k", "seed"))
+    by_prompt_k: dict[tuple[str, int], list[dict[str, float]]] = defaultdict(list)
+    for (prompt, k, _), scores in over_labels.items():
+        by_prompt_k[(prompt, k)].append(scores)
+    for (prompt, k), seeds in sorted(by_prompt_k.items()):
+        average[prompt][str(k)] = {m: summarise([s[m] for s in seeds]) for m in METRICS}
+    per_corpus: dict[str, Any] = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
+    for (label, corpus, prompt, k), scores in _per_corpus(runs).items():
+        per_corpus[label][corpus][prompt][str(k)] = scores
+    return {"per_label": _plain(per_label), "per_corpus": _plain(per_corpus), "average": _plain(average)}
+
+
+def _per_corpus(runs: Sequence[Mapping[str, Any]]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = defaultdict(list)
+    for run in runs:
+        groups[(run["label"], run["corpus"], run["prompt"], run["k"])].append(run)
+    return {key: {m: summarise([float(r[m]) for r in group]) for m in ("span_f", "token_f")}
+            for key, group in groups.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+def write_zeroshot_report(
+    options: Any, removed: Sequence[str], corpora: Sequence[str], data: Any, runs: Sequence[Mapping[str, Any]],
+    msg: Printer,
+) -> dict[str, Any]:
+    """Write zeroshot.json, zeroshot.md and (with matplotlib) zeroshot.png.
+
+    RETURNS (dict[str, Any]): The report.
+    """
+    report = {
+        "settings": {"config": str(options.config_path), "corpus_root": str(options.corpus_root),
+                     "held_out": list(options.held_out), "removed_with_overlaps": list(removed),
+                     "corpora": list(corpora), "seeds": list(options.seeds), "shots": list(options.shots),
+                     "fewshot_seeds": options.fewshot_seeds, "overrides": dict(options.overrides)},
+        "test_docs": {label: {c: len(docs) for c, docs in refs.items()} for label, refs in data.references.items()},
+        "pool_sizes": {label: len(pool) for label, pool in data.pools.items()},
+        "paper_zero_shot_token_f": PAPER_ZERO_SHOT_TOKEN_F,
+        "runs": list(runs),
+        "summary": summarise_runs(runs),
+    }
+    out = Path(options.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    srsly.write_json(out / "zeroshot.json", report)
+    (out / "zeroshot.md").write_text(render_markdown(report), encoding="utf8")
+    if write_plot(report, out / "zeroshot.png"):
+        msg.good(f"Wrote {out / 'zeroshot.png'}")
+    msg.good(f"Wrote {out / 'zeroshot.json'} and {out / 'zeroshot.md'}")
+    return report
+
+
+def render_markdown(report: Mapping[str, Any]) -> str:
+    """The report as Markdown tables: the mean over labels, then each label and corpus."""
+    summary = report["summary"]
+    lines = [f"Held out: {', '.join(report['settings']['held_out'])}; removed with their overlaps: "
+             f"{', '.join(report['settings']['removed_with_overlaps'])}. Seeds: {report['settings']['seeds']}.", ""]
+    lines += ["| prompt | k | token F1 | strict span F1 |", "|---|--:|--:|--:|"]
+    for prompt, by_k in summary["average"].items():
+        for k, entry in by_k.items():
+            lines.append(f"| {prompt} | {k} | {_pct(entry['token_f'])} | {_pct(entry['span_f'])} |")
+    lines += ["", f"Paper (BioBERT, zero-shot token F1): {100 * report['paper_zero_shot_token_f']:.2f}", ""]
+    lines += ["| label | prompt | k | token F1 | strict span F1 |", "|---|---|--:|--:|--:|"]
+    for label, prompts in summary["per_label"].items():
+        for prompt, by_k in prompts.items():
+            for k, entry in by_k.items():
+                lines.append(f"| {label} | {prompt} | {k} | {_pct(entry['token_f'])} | {_pct(entry['span_f'])} |")
+    lines += ["", "| label | corpus | prompt | k | token F1 | strict span F1 |", "|---|---|---|--:|--:|--:|"]
+    for label, corpora in summary["per_corpus"].items():
+        for corpus, prompts in corpora.items():
+            for prompt, by_k in prompts.items():
+                for k, entry in by_k.items():
+                    lines.append(f"| {label} | {corpus} | {prompt} | {k} | {_pct(entry['token_f'])} "
+                                 f"| {_pct(entry['span_f'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_plot(report: Mapping[str, Any], path: Path) -> bool:
+    """Token and span F1 against k (description prompt; k = 0 is zero-shot), mean ± sd, if matplotlib is there."""
+    if not matplotlib_available():
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    average = report["summary"]["average"].get("description", {})
+    ks = sorted(int(k) for k in average)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for metric, name, style in (("token_f", "token F1", "-"), ("span_f", "strict span F1", "--")):
+        means = [average[str(k)][metric]["mean"] * 100 for k in ks]
+        sds = [(average[str(k)][metric]["sd"] or 0.0) * 100 for k in ks]
+        ax.errorbar(ks, means, yerr=sds, marker="o", linestyle=style, capsize=3, label=f"mean over held-out labels, {name}")
+    ax.axhline(report["paper_zero_shot_token_f"] * 100, color="k", linestyle=":", label="paper zero-shot token F1 (BioBERT)")
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xticks(ks)
+    ax.set_xticklabels([str(k) for k in ks])
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("k (training sentences of the held-out label)")
+    ax.set_ylabel("F1 (%)")
+    ax.set_title("bioner_prompted base model: held-out labels")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True

@@ -1,0 +1,178 @@
+"""Base models per seed, zero-shot scores by name and by description, and the
+few-shot curve from the first seed's base model (see the package docstring)."""
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import spacy
+from spacy.language import Language
+from thinc.api import Config
+from wasabi import Printer
+
+from ...catalogue import LabelCatalogue, load_catalogue
+from ...errors import BioNERInputError, Errors
+from ...util import pct
+from ..fewshot.data import sample_sentences
+from ..fewshot.evaluation import score_labels
+from ..fewshot.training import (
+    FinetuneSettings,
+    finetune_label,
+    finetune_settings,
+    load_tagger,
+    train_base,
+)
+from .data import ZeroshotData, load_zeroshot_data
+from .report import write_zeroshot_report
+
+#: The prompts a held-out label is tried with: its catalogue name and its description.
+PROMPTS = ("name", "description")
+FACTORY = "bioner_prompted"
+
+
+@dataclass
+class ZeroshotOptions:
+    """What a held-out run is asked to do.
+
+    config_path (Path): The base-model recipe (configs/base.cfg).
+    corpus_root (Path): Root of the converted corpora.
+    held_out (list[str]): Catalogue label ids held out.
+    output_dir (Path): Output directory (base-seed{N}/, zeroshot.json/.md/.png).
+    seeds (list[int]): Base-model seeds (system.seed).
+    shots (list[int]): k values; 0 is zero-shot.
+    fewshot_seeds (int): Samples per k > 0.
+    overrides (dict[str, Any]): More config overrides (e.g. training.max_steps).
+    """
+
+    config_path: Path
+    corpus_root: Path
+    held_out: list[str]
+    output_dir: Path
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    shots: list[int] = field(default_factory=lambda: [0, 1, 10, 100])
+    fewshot_seeds: int = 3
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def run_zeroshot(options: ZeroshotOptions, *, verbose: bool = True) -> dict[str, Any]:
+    """Run the held-out protocol; base models already trained in `output_dir` are reused.
+
+    options (ZeroshotOptions): The run.
+    verbose (bool): Print progress and the training log.
+    RETURNS (dict[str, Any]): The report written to zeroshot.json.
+    """
+    msg = Printer(no_print=not verbose)
+    catalogue = load_catalogue()
+    removed = sorted(catalogue.overlap_closure(options.held_out))
+    config = base_config(options, removed, seed=options.seeds[0])
+    corpora = list(config["catalogue"]["corpora"])
+    nlp = spacy.blank(config["nlp"]["lang"])
+    data = load_zeroshot_data(nlp, catalogue, options.corpus_root, corpora, options.held_out, "sc",
+                              pools=any(k > 0 for k in options.shots))
+    runs: list[dict[str, Any]] = []
+    bases: dict[int, Path] = {}
+    for seed in options.seeds:
+        bases[seed], seconds = train_or_reuse(options, removed, seed, msg, verbose)
+        runs += zero_shot(bases[seed], seed, data, catalogue, options.held_out, msg, seconds)
+    if any(k > 0 for k in options.shots):
+        runs += few_shot(bases[options.seeds[0]], data, catalogue, options, msg)
+    return write_zeroshot_report(options, removed, corpora, data, runs, msg)
+
+
+def base_config(options: ZeroshotOptions, removed: Sequence[str], seed: int) -> Config:
+    """The recipe with the held-out labels, the corpus root and the seed set."""
+    overrides = {
+        "paths.corpus": str(options.corpus_root),
+        "catalogue.hold_out": list(options.held_out),
+        "system.seed": seed,
+        **options.overrides,
+    }
+    try:
+        return Config().from_disk(options.config_path, overrides=overrides)
+    except (OSError, ValueError) as err:
+        raise BioNERInputError(Errors.E410.format(path=options.config_path, err=err)) from err
+
+
+def train_or_reuse(
+    options: ZeroshotOptions, removed: Sequence[str], seed: int, msg: Printer, verbose: bool
+) -> tuple[Path, float | None]:
+    """The base model of a seed: trained now, or the one a previous run left.
+
+    RETURNS (tuple[Path, float | None]): Its directory and its training time
+        (None when reused). RAISES (BioNERInputError): If it knows a removed label.
+    """
+    output = options.output_dir / f"base-seed{seed}"
+    done = output / "model-last" / "meta.json"
+    seconds = None
+    if not done.exists():
+        msg.divider(f"Base model, seed {seed} (held out: {', '.join(options.held_out)})")
+        config = base_config(options, removed, seed)
+        started = time.perf_counter()
+        train_base(config, output, stdout=None if verbose else io.StringIO())
+        seconds = time.perf_counter() - started
+    path = output / "model-best" if (output / "model-best").exists() else output / "model-last"
+    _, tagger = load_tagger(path, FACTORY)
+    leaked = sorted(set(tagger.labels) & set(removed))
+    if leaked:
+        raise BioNERInputError(Errors.E414.format(path=path, labels=", ".join(leaked)))
+    return path, seconds
+
+
+def prompt_text(catalogue: LabelCatalogue, label: str, prompt: str) -> str:
+    """The text the model reads for a held-out label: its catalogue name or description."""
+    return str(getattr(catalogue.label(label), prompt))
+
+
+def score_label(
+    nlp: Language, tagger: Any, label: str, text: str, references: Mapping[str, Sequence[Any]]
+) -> dict[str, dict[str, float]]:
+    """Scores of one label (prompted with `text`) on each corpus's references."""
+    tagger.set_labels({label: text})
+    return {corpus: score_labels(nlp, docs, [label], "sc")[label] for corpus, docs in references.items()}
+
+
+def zero_shot(
+    base: Path, seed: int, data: ZeroshotData, catalogue: LabelCatalogue, held_out: Sequence[str], msg: Printer,
+    seconds: float | None,
+) -> list[dict[str, Any]]:
+    """Score one base model on every held-out label, by name and by description (k = 0)."""
+    nlp, tagger = load_tagger(base, FACTORY)
+    runs = []
+    for label in held_out:
+        for prompt in PROMPTS:
+            scores = score_label(nlp, tagger, label, prompt_text(catalogue, label, prompt), data.references[label])
+            runs += [_run(label, corpus, prompt, 0, seed, s, base_seconds=seconds) for corpus, s in scores.items()]
+            msg.info(f"seed {seed}, {label} by {prompt}: token F1 "
+                     + ", ".join(f"{c} {pct(s['token_f'])}" for c, s in scores.items()))
+    return runs
+
+
+def few_shot(
+    base: Path, data: ZeroshotData, catalogue: LabelCatalogue, options: ZeroshotOptions, msg: Printer
+) -> list[dict[str, Any]]:
+    """Fine-tune the base model on k sentences of each held-out label (description prompt) and score it."""
+    nlp, _ = load_tagger(base, FACTORY)
+    settings: FinetuneSettings = finetune_settings(nlp.config.interpolate())
+    runs = []
+    for label in options.held_out:
+        text = prompt_text(catalogue, label, "description")
+        for k in (k for k in options.shots if k > 0):
+            for seed in range(options.fewshot_seeds):
+                sample = sample_sentences(data.pools[label], k, seed, label)
+                tuned, _ = finetune_label(base, FACTORY, label, text, sample, "sc",
+                                          steps=settings.schedule(len(sample)), settings=settings, seed=seed)
+                tagger = tuned.get_pipe(FACTORY)
+                scores = score_label(tuned, tagger, label, text, data.references[label])
+                runs += [_run(label, corpus, "description", k, seed, s, k_used=len(sample))
+                         for corpus, s in scores.items()]
+                msg.info(f"{label}, k={k}, seed {seed}: token F1 "
+                         + ", ".join(f"{c} {pct(s['token_f'])}" for c, s in scores.items()))
+    return runs
+
+
+def _run(label: str, corpus: str, prompt: str, k: int, seed: int, scores: Mapping[str, float], **extra: Any) -> dict[str, Any]:
+    return {"label": label, "corpus": corpus, "prompt": prompt, "k": k, "seed": seed, **extra, **scores}

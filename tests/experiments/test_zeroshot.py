@@ -1,0 +1,82 @@
+"""The held-out protocol (python -m spacy_bioner zeroshot) end to end, with a
+tiny encoder, two tiny catalogue corpora and a few updates."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from typer.testing import CliRunner
+
+from spacy_bioner.catalogue import load_catalogue
+from spacy_bioner.cli import app
+from spacy_bioner.experiments.fewshot import load_tagger
+
+ROOT = Path(__file__).resolve().parents[2]
+CDR = [
+    ("Cisplatin induced nephrotoxicity in two rats .", [(0, 9, "Chemical"), (18, 32, "Disease")]),
+    ("Patients with breast cancer received tamoxifen daily .", [(14, 27, "Disease"), (37, 46, "Chemical")]),
+    ("No adverse events were seen .", []),
+]
+NCBI = [("Women treated for lung carcinoma .", [(18, 32, "Disease")]), ("Mutations cause ovarian cancer .", [(16, 30, "Disease")])]
+
+
+def write_corpus(root: Path, corpus: str, data: list) -> None:
+    nlp = spacy.blank("en")
+    (root / corpus).mkdir(parents=True, exist_ok=True)
+    for split in ("train", "dev", "test"):
+        docs = []
+        for text, spans in data:
+            doc = nlp.make_doc(text)
+            doc.ents = [doc.char_span(s, e, label=label) for s, e, label in spans]
+            docs.append(doc)
+        DocBin(docs=docs, store_user_data=True).to_disk(root / corpus / f"{split}.spacy")
+
+
+@pytest.fixture(scope="module")
+def corpus_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("corpora")
+    write_corpus(root, "conll/BC5CDR-IOB", CDR)
+    write_corpus(root, "conll/NCBI-disease-IOB", NCBI)
+    return root
+
+
+def test_zeroshot_command(corpus_root: Path, tiny_bert_dir: Path, tmp_path: Path) -> None:
+    corpora = json.dumps(["conll/BC5CDR-IOB", "conll/NCBI-disease-IOB"])
+    out = tmp_path / "out"
+    args = ["zeroshot", str(corpus_root), str(out), "--hold-out", "cdr.chemical", "--config",
+            str(ROOT / "configs" / "base.cfg"), "--seeds", "0", "--shots", "0,1", "--fewshot-seeds", "1", "--quiet",
+            "--paths.encoder", str(tiny_bert_dir), "--catalogue.corpora", corpora, "--catalogue.dev_corpora", corpora,
+            "--training.max_steps", "3", "--training.eval_frequency", "2", "--training.optimizer.learn_rate.warmup_steps", "1"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "zeroshot.json").read_text())
+    removed = load_catalogue().overlap_closure(["cdr.chemical"])
+    assert set(report["settings"]["removed_with_overlaps"]) == removed
+    # the base model never saw the held-out label, and kept the others
+    _, tagger = load_tagger(out / "base-seed0" / "model-best", "bioner_prompted")
+    assert not set(tagger.labels) & removed and "cdr.disease" in tagger.labels
+    # zero-shot by name and by description on the corpus that annotates it; a few-shot run
+    zero = {(r["prompt"], r["corpus"]) for r in report["runs"] if r["k"] == 0}
+    assert zero == {("name", "conll/BC5CDR-IOB"), ("description", "conll/BC5CDR-IOB")}
+    one = [r for r in report["runs"] if r["k"] == 1]
+    assert len(one) == 1 and one[0]["k_used"] == 1 and 0.0 <= one[0]["token_f"] <= 1.0
+    # the gold of the test split: only the held-out label's two spans
+    assert report["test_docs"] == {"cdr.chemical": {"conll/BC5CDR-IOB": 3}}
+    assert all(r["span_n_gold"] == 2 for r in report["runs"])
+    assert "cdr.chemical" in (out / "zeroshot.md").read_text()
+    # a second run reuses the trained base model
+    trained = (out / "base-seed0" / "model-last" / "meta.json").stat().st_mtime_ns
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert (out / "base-seed0" / "model-last" / "meta.json").stat().st_mtime_ns == trained
+
+
+def test_zeroshot_rejects_unknown_labels_and_seeds(corpus_root: Path, tmp_path: Path) -> None:
+    base = ["zeroshot", str(corpus_root), str(tmp_path / "x"), "--config", str(ROOT / "configs" / "base.cfg")]
+    unknown = CliRunner().invoke(app, [*base, "--hold-out", "no.such_label"])
+    assert unknown.exit_code == 1 and "[E803]" in unknown.output
+    bad_seeds = CliRunner().invoke(app, [*base, "--hold-out", "cdr.chemical", "--seeds", "a,b"])
+    assert bad_seeds.exit_code == 1 and "[E809]" in bad_seeds.output
