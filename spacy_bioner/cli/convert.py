@@ -9,9 +9,11 @@ from tqdm import tqdm
 from wasabi import msg
 
 from ..corpora.base import DEFAULT_SPANS_KEY
-from ..corpora.convert import convert_corpus, load_label_map, output_paths, write_atomic
+from ..corpora.convert import convert_to_disk, load_label_map
+from ..corpora.limits import DEFAULT_MAX_CHARS, Limits
 from ..errors import BioNERInputError
 from . import app
+from ._util import fail
 
 
 class Format(str, Enum):
@@ -40,6 +42,10 @@ def convert_cli(
     infon_key: str = typer.Option("type", "--infon-key", help="BioC: annotation infon that holds the entity type"),
     scheme: str = typer.Option("auto", "--scheme", help="CoNLL tag scheme: auto | iob1 | iob2 | bioes"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar"),
+    max_doc_chars: int = typer.Option(DEFAULT_MAX_CHARS, "--max-doc-chars", min=1,
+                                      help="Largest document (characters) to accept; a longer one is an error"),
+    max_offset: int | None = typer.Option(None, "--max-offset", min=1,
+                                          help="Largest offset to accept (default: --max-doc-chars)"),
 ) -> None:
     """Convert a biomedical NER corpus to a spaCy DocBin, with a conversion report
     (NAME.report.json next to the output) that accounts for every annotation."""
@@ -50,17 +56,15 @@ def convert_cli(
         reader_options["infon_key"] = infon_key
     elif fmt == Format.conll:
         reader_options["scheme"] = scheme
-    out_path, report_path = output_paths(input_path, output, fmt.value)
     try:
-        docbin, report = convert_corpus(
-            input_path, fmt.value, lang=lang, tokenizer=tokenizer, strict=strict,
+        out_path, report_path, docbin, report = convert_to_disk(
+            input_path, output, fmt.value, lang=lang, tokenizer=tokenizer, strict=strict,
             spans_key=spans_key, discontinuous=discontinuous, alignment=alignment,
             label_map=load_label_map(label_map), sentences=sentences, reader_options=reader_options,
+            limits=Limits(max_chars=max_doc_chars, max_offset=max_offset),
             progress=None if quiet else (lambda it: tqdm(it, desc="Converting", unit=" docs", leave=False)),
         )
-    except (BioNERInputError, ValueError) as err:
-        msg.fail(str(err), exits=1)
-    write_atomic(docbin.to_bytes(), out_path)
-    report.write(report_path)
+    except BioNERInputError as err:
+        fail(str(err))
     report.print_summary()
     msg.good(f"Saved {len(docbin)} Doc(s) to {out_path}; report in {report_path}")

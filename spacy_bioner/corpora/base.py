@@ -25,7 +25,8 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from ..errors import BioNERInputError, Errors, location
+from ..errors import BioNERInputError, Errors, Warnings, location
+from .limits import DEFAULT_LIMITS, Limits
 from .report import ConversionReport
 
 #: Key of the source identity in ``doc.user_data``.
@@ -160,6 +161,8 @@ class DocBuilder:
         fully inside (both reported as adjusted), or ``"reject"``.
     label_map (dict[str, str | None] | None): Renames types; ``None`` drops one.
     sentences (bool): Emit one Doc per sentence instead of one per document.
+    limits (Limits): The largest document accepted (checked before tokenising;
+        spaCy's ``nlp.max_length`` is not consulted, this takes its place).
     """
 
     def __init__(
@@ -172,11 +175,14 @@ class DocBuilder:
         alignment: str = "expand",
         label_map: dict[str, str | None] | None = None,
         sentences: bool = False,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         if discontinuous not in DISCONTINUOUS_POLICIES:
-            raise ValueError(Errors.E013.format(policy=discontinuous, options=", ".join(DISCONTINUOUS_POLICIES)))
+            raise BioNERInputError(Errors.E011.format(setting="discontinuous-span policy", value=discontinuous,
+                                                      options=", ".join(DISCONTINUOUS_POLICIES)))
         if alignment not in ALIGNMENT_MODES:
-            raise ValueError(Errors.E014.format(mode=alignment, options=", ".join(ALIGNMENT_MODES)))
+            raise BioNERInputError(Errors.E011.format(setting="alignment mode", value=alignment,
+                                                      options=", ".join(ALIGNMENT_MODES)))
         self.nlp = nlp
         self.report = report
         self.spans_key = spans_key
@@ -184,6 +190,7 @@ class DocBuilder:
         self.alignment = alignment
         self.label_map = label_map or {}
         self.sentences = sentences
+        self.limits = limits
 
     # -- public -------------------------------------------------------------
     def build(self, src: SourceDocument) -> list[Doc]:
@@ -238,10 +245,11 @@ class DocBuilder:
 
     # -- internals ----------------------------------------------------------
     def _make_doc(self, src: SourceDocument) -> Doc:
+        self.limits.check_chars(len(src.text), location(src.path, None, src.doc_id))
         if src.words is not None:
-            doc = Doc(self.nlp.vocab, words=src.words, spaces=src.spaces, sent_starts=None)
-            return doc
-        return self.nlp.make_doc(src.text)
+            return Doc(self.nlp.vocab, words=src.words, spaces=src.spaces, sent_starts=None)
+        # the tokenizer itself: nlp.make_doc would apply nlp.max_length, which the limits replace
+        return self.nlp.tokenizer(src.text)
 
     def _sentence_ranges(self, src: SourceDocument, doc: Doc, spans: list[Span]) -> list[tuple[int, int]]:
         if len(doc) == 0:
@@ -292,6 +300,10 @@ class DocBuilder:
             "fragments": [list(f) for f in ann.fragments],
             "text": ann.text,
         }
+        if not ann.label.strip():
+            # a span without a label would be kept in doc.spans but never reach doc.ents
+            rep.rejected(ann.label, {**record, "reason": Warnings.W016})
+            return []
         label = ann.label
         if ann.label in self.label_map:
             mapped = self.label_map[ann.label]
@@ -299,42 +311,25 @@ class DocBuilder:
                 rep.dropped(ann.label)
                 return []
             label = mapped
-        text = src.text
-        for start, end in ann.fragments:
-            if not (0 <= start < end <= len(text)):
-                what = (f"offsets {start}-{end} outside the text (length {len(text)})"
-                        if start < end else f"empty or inverted offsets {start}-{end}")
-                rep.rejected(ann.label, {**record, "reason": what})
-                return []
-        covered = " ".join(text[s:e] for s, e in ann.fragments)
-        if ann.text is not None and _norm_ws(covered) != _norm_ws(ann.text):
-            rep.rejected(ann.label, {**record, "reason": f"text mismatch: the offsets cover {covered!r}"})
+        problem = self._check_offsets(src.text, ann)
+        if problem:
+            rep.rejected(ann.label, {**record, "reason": problem})
             return []
         frags = sorted(ann.fragments)
         reasons: list[str] = []
         if len(frags) > 1:
             if self.discontinuous == "skip":
-                rep.rejected(ann.label, {**record, "reason": "discontinuous mention (policy 'skip')"})
+                rep.rejected(ann.label, {**record, "reason": Warnings.W013})
                 return []
             if self.discontinuous == "span":
                 frags = [(frags[0][0], max(e for _, e in frags))]
-                reasons.append("discontinuous mention merged into one span from first start to last end")
+                reasons.append(Warnings.W017)
             else:
-                reasons.append(f"discontinuous mention split into {len(frags)} spans")
-        spans = []
-        for start, end in frags:
-            span = doc.char_span(start, end, label=label, kb_id=ann.kb_id, span_id=ann.ann_id)
-            if span is None:
-                if self.alignment == "reject":
-                    rep.rejected(ann.label, {**record, "reason": f"boundary of {text[start:end]!r} falls inside a token"})
-                    return []
-                span = doc.char_span(start, end, label=label, kb_id=ann.kb_id, span_id=ann.ann_id,
-                                     alignment_mode=self.alignment)
-                if span is None or len(span) == 0:
-                    rep.rejected(ann.label, {**record, "reason": f"no token lies inside {text[start:end]!r} (alignment '{self.alignment}')"})
-                    return []
-                reasons.append(f"boundary inside a token: {text[start:end]!r} {self.alignment}ed to {span.text!r}")
-            spans.append(span)
+                reasons.append(Warnings.W018.format(n=len(frags)))
+        spans = self._place(doc, frags, label, ann, reasons)
+        if spans is None:
+            rep.rejected(ann.label, {**record, "reason": reasons[-1]})
+            return []
         if reasons:
             rep.adjusted(ann.label, {
                 **record,
@@ -344,6 +339,40 @@ class DocBuilder:
             })
         else:
             rep.exact(ann.label)
+        return spans
+
+    @staticmethod
+    def _check_offsets(text: str, ann: SourceAnnotation) -> str | None:
+        """RETURNS (str | None): Why the offsets cannot be used, or None."""
+        for start, end in ann.fragments:
+            if not (0 <= start < end <= len(text)):
+                if start < end:
+                    return Warnings.W010.format(start=start, end=end, length=len(text))
+                return Warnings.W011.format(start=start, end=end)
+        covered = " ".join(text[s:e] for s, e in ann.fragments)
+        if ann.text is not None and _norm_ws(covered) != _norm_ws(ann.text):
+            return Warnings.W012.format(covered=covered)
+        return None
+
+    def _place(self, doc: Doc, frags: list[tuple[int, int]], label: str, ann: SourceAnnotation,
+               reasons: list[str]) -> list[Span] | None:
+        """Spans for the fragments, aligned to tokens; None (reason appended) if one cannot be placed."""
+        spans = []
+        text = doc.text
+        for start, end in frags:
+            span = doc.char_span(start, end, label=label, kb_id=ann.kb_id, span_id=ann.ann_id)
+            if span is None:
+                if self.alignment == "reject":
+                    reasons.append(Warnings.W014.format(text=text[start:end]))
+                    return None
+                span = doc.char_span(start, end, label=label, kb_id=ann.kb_id, span_id=ann.ann_id,
+                                     alignment_mode=self.alignment)
+                if span is None or len(span) == 0:
+                    reasons.append(Warnings.W015.format(text=text[start:end], mode=self.alignment))
+                    return None
+                reasons.append(Warnings.W019.format(text=text[start:end], mode=self.alignment,
+                                                    converted=span.text))
+            spans.append(span)
         return spans
 
 

@@ -4,9 +4,16 @@ One :class:`SourceDocument` per BioC ``<document>``. BioC offsets are
 document-level (``<location offset>`` counts from the start of the document,
 and every ``<passage>`` states where its text starts), so the document text is
 rebuilt by placing each passage's text at its offset and filling the gaps
-with whitespace: one character becomes ``"\\n"``, a longer gap ``"\\n"`` plus
-spaces. Annotation offsets then index that text unchanged and the
-format-independent :class:`~.base.DocBuilder` validates them.
+with whitespace (:mod:`.bioc_assembly`). Annotation offsets then index that
+text unchanged and the format-independent :class:`~.base.DocBuilder`
+validates them. This module reads XML; :mod:`.bioc_json` reads JSON
+(:func:`read_bioc_json` is importable from here too).
+
+Annotations are read wherever BioC puts them: in a ``<passage>``, in a
+``<sentence>``, or directly in the ``<document>`` (document-level offsets like
+all others). An ``<annotation>`` anywhere else (in a ``<relation>``, a
+misspelled element, another annotation) is an error, so none is lost
+unseen; elements BioC does not define are listed as a document issue.
 
 Why the standard library and not the ``bioc`` package:
 
@@ -27,220 +34,44 @@ Why the standard library and not the ``bioc`` package:
   line/column (parse errors) or the document and annotation id.
 * One dependency fewer.
 
-Passage offsets are checked, never trusted blindly: when most annotations of a
-passage do not match the text at its declared offset but do match at the
-conventional one (end of the previous passage + 1), the passage is placed
-there; a passage that overlaps the previous one is placed right after it.
-Both are reported as document issues. Relations are counted as skipped.
+Passage offsets are checked, never trusted blindly (see :mod:`.bioc_assembly`).
+Relations are counted as skipped.
 
 XML parsers turn CRLF (and a lone CR) inside text into LF, as the XML
 specification requires; a producer that counted CR in its offsets is caught
-by the builder's text check. JSON strings keep CR as written.
+by the builder's text check. JSON strings keep CR as written. A declared
+encoding Python has no codec for (or a multi-byte one expat cannot use) is
+an error at line 1, like any other parse error.
 """
 from __future__ import annotations
 
-import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from ..errors import BioNERInputError, Errors, location
+from ..errors import BioNERInputError, Errors, Warnings, location
 from .base import SourceAnnotation, SourceDocument
-from .io import display_path, find_files, read_text
+from .bioc_assembly import KB_INFON_KEYS, Passage, assemble, make_annotation, parse_offset
+from .bioc_json import read_bioc_json
+from .io import display_path, find_files
+from .limits import DEFAULT_LIMITS, Limits
 from .report import ConversionReport
 
-#: Annotation infons that hold a normalisation id, in order of preference
-#: (BioRED ``identifier``, CDR ``MESH``, GNormPlus ``NCBI Gene``).
-KB_INFON_KEYS = ("identifier", "MESH", "Identifier", "NCBI Gene")
+__all__ = ["KB_INFON_KEYS", "read_bioc_json", "read_bioc_xml"]
 
 _EXPAT_POSITION = re.compile(r":? line \d+, column \d+$")
-_INTEGER = re.compile(r"-?[0-9]+")
+#: Where BioC puts annotations (the elements from the document down), and so where they are read.
+_ANNOTATION_PATHS = frozenset({("document",), ("document", "passage"), ("document", "passage", "sentence")})
+#: The children BioC defines, per element (the BioC DTD).
+_XML_CHILDREN = {
+    "document": frozenset({"id", "infon", "passage", "annotation", "relation"}),
+    "passage": frozenset({"infon", "offset", "text", "sentence", "annotation", "relation"}),
+    "sentence": frozenset({"infon", "offset", "text", "annotation", "relation"}),
+    "annotation": frozenset({"infon", "location", "text"}),
+}
 
 
-@dataclass
-class _Unit:
-    """A stretch of text placed in the document: a passage's text, or one
-    sentence of a passage that has no text of its own."""
-
-    declared: int
-    text: str
-    annotations: list[SourceAnnotation]
-    passage: int
-    what: str
-
-
-@dataclass
-class _Passage:
-    offset: int
-    text: str | None
-    infons: dict[str, str]
-    annotations: list[SourceAnnotation] = field(default_factory=list)
-    sentences: list[tuple[int, str | None, list[SourceAnnotation]]] = field(default_factory=list)
-
-
-# -- shared helpers -------------------------------------------------------------
-def _norm_ws(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _int(value: Any, loc: str, kind: str, what: str) -> int:
-    """Parse a non-negative integer offset or length, or raise with ``loc``."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
-        number = int(value.strip())
-    else:
-        raise BioNERInputError(Errors.E007.format(
-            loc=loc, kind=kind, what=f"{what} is missing or not an integer ({value!r})"))
-    if number < 0:
-        raise BioNERInputError(Errors.E007.format(loc=loc, kind=kind, what=f"{what} is negative ({number})"))
-    return number
-
-
-def _make_annotation(
-    ann_id: str,
-    infons: dict[str, str],
-    locations: list[tuple[Any, Any]],
-    text: str | None,
-    *,
-    loc: str,
-    infon_key: str,
-) -> SourceAnnotation | None:
-    """Build a SourceAnnotation from parsed BioC parts; None if it has no location.
-
-    loc (str): ``file [document ID] annotation ID``, for error messages.
-    """
-    if infon_key not in infons:
-        raise BioNERInputError(Errors.E007.format(
-            loc=loc, kind="annotation",
-            what=f"no infon '{infon_key}' to take the entity type from (its infons: "
-                 f"{', '.join(sorted(infons)) or 'none'}); pick the key with --infon-key"))
-    if not locations:
-        return None
-    frags = []
-    for off, length in locations:
-        start = _int(off, loc, "location", "offset")
-        frags.append((start, start + _int(length, loc, "location", "length")))
-    kb_id = next((infons[k] for k in KB_INFON_KEYS if infons.get(k)), "")
-    return SourceAnnotation(ann_id=ann_id, label=infons[infon_key], fragments=frags, text=text,
-                            line=None, kb_id=kb_id)
-
-
-def _fit(unit: _Unit, pos: int) -> tuple[int, int]:
-    """How many of a unit's annotations (with a text) match it when placed at ``pos``.
-
-    RETURNS (tuple[int, int]): (annotations that can be checked, annotations that fit).
-    """
-    checked = fits = 0
-    end = pos + len(unit.text)
-    for ann in unit.annotations:
-        if ann.text is None:
-            continue
-        checked += 1
-        if all(pos <= s < e <= end for s, e in ann.fragments):
-            covered = " ".join(unit.text[s - pos:e - pos] for s, e in ann.fragments)
-            fits += _norm_ws(covered) == _norm_ws(ann.text)
-    return checked, fits
-
-
-def _filler(gap: int) -> str:
-    return "" if gap <= 0 else "\n" + " " * (gap - 1)
-
-
-def _assemble(
-    doc_id: str,
-    doc_infons: dict[str, str],
-    passages: list[_Passage],
-    shown: str,
-    report: ConversionReport,
-) -> SourceDocument:
-    """Place passages (or their sentences) at their offsets and rebuild the text.
-
-    Passage offsets are checked against the annotations: see the module docstring.
-    """
-    order = sorted(range(len(passages)), key=lambda i: passages[i].offset)
-    ordered = [passages[i] for i in order]
-    units: list[_Unit] = []
-    for k, p in enumerate(ordered):
-        if p.text is not None or not p.sentences:
-            anns = p.annotations + [a for s in p.sentences for a in s[2]]
-            units.append(_Unit(p.offset, p.text or "", anns, k, f"passage {k}"))
-        else:
-            sents = sorted(p.sentences, key=lambda s: s[0])
-            for j, (s_off, s_text, s_anns) in enumerate(sents):
-                anns = s_anns + (p.annotations if j == 0 else [])
-                units.append(_Unit(s_off, s_text or "", anns, k, f"passage {k} sentence {j}"))
-
-    pieces: list[str] = []
-    cursor = 0
-    prev_end: int | None = None
-    placed: list[int] = []
-    for unit in units:
-        declared = unit.declared
-        conventional = 0 if prev_end is None else prev_end + 1
-        pos = declared
-        if prev_end is not None and declared < prev_end:
-            # An overlap cannot be honoured: the text would be overwritten.
-            pos = conventional if unit.text else prev_end
-            checked, fits = _fit(unit, pos)
-            report.issue({
-                "file": shown, "doc_id": doc_id,
-                "issue": Errors.E020.format(loc=unit.what, declared=declared, end=prev_end)
-                + f" Placed at {pos}.",
-                "declared": declared, "placed": pos, "annotations": checked, "fit_placed": fits,
-            })
-        elif declared != conventional and unit.text:
-            checked, fits = _fit(unit, declared)
-            if checked and fits * 2 < checked:
-                _, fits_conv = _fit(unit, conventional)
-                if fits_conv * 2 > checked and fits_conv > fits:
-                    pos = conventional
-                    report.issue({
-                        "file": shown, "doc_id": doc_id,
-                        "issue": f"{unit.what} offset declared {declared}, annotations fit "
-                                 f"{conventional}: passage placed at {conventional}",
-                        "declared": declared, "placed": conventional, "annotations": checked,
-                        "fit_declared": fits, "fit_placed": fits_conv,
-                    })
-        placed.append(pos)
-        if unit.text:
-            pieces.append(_filler(pos - cursor))
-            pieces.append(unit.text)
-            cursor = pos + len(unit.text)
-            prev_end = cursor
-    text = "".join(pieces)
-
-    meta_passages: list[dict[str, Any]] = []
-    starts: set[int] = set()
-    for k, p in enumerate(ordered):
-        idx = [i for i, u in enumerate(units) if u.passage == k]
-        first = idx[0]
-        start = placed[first]
-        if p.text is None and p.sentences:
-            # the passage may start before its first sentence; keep that distance
-            start = max(0, min(placed[first] - (units[first].declared - p.offset), start))
-        end = max(placed[i] + len(units[i].text) for i in idx)
-        entry: dict[str, Any] = {"offset": start, "length": max(end - start, 0),
-                                 "type": p.infons.get("type")}
-        if start != p.offset:
-            entry["declared_offset"] = p.offset
-        meta_passages.append(entry)
-        starts.add(start)
-        if p.text is None and p.sentences:
-            # the format states these sentence boundaries; keep them
-            starts.update(placed[i] for i in idx)
-    meta: dict[str, Any] = {"format": "bioc", "passages": meta_passages}
-    if doc_infons:
-        meta["infons"] = doc_infons
-    annotations = [a for u in units for a in u.annotations]
-    return SourceDocument(doc_id=doc_id, text=text, path=shown, annotations=annotations, meta=meta,
-                          passage_starts=sorted(starts))
-
-
-# -- XML ------------------------------------------------------------------------------
 def _xml_infons(elem: ET.Element, loc: str, kind: str) -> dict[str, str]:
     infons = {}
     for inf in elem.findall("infon"):
@@ -252,15 +83,15 @@ def _xml_infons(elem: ET.Element, loc: str, kind: str) -> dict[str, str]:
 
 
 def _xml_annotations(parent: ET.Element, doc_loc: str, counter: list[int], report: ConversionReport,
-                     infon_key: str) -> list[SourceAnnotation]:
+                     infon_key: str, limits: Limits) -> list[SourceAnnotation]:
     out = []
     for ann in parent.findall("annotation"):
         counter[0] += 1
         ann_id = ann.get("id") or f"#{counter[0]}"
         loc = f"{doc_loc} annotation {ann_id}"
         locations = [(node.get("offset"), node.get("length")) for node in ann.findall("location")]
-        made = _make_annotation(ann_id, _xml_infons(ann, loc, "annotation"), locations,
-                                ann.findtext("text"), loc=loc, infon_key=infon_key)
+        made = make_annotation(ann_id, _xml_infons(ann, loc, "annotation"), locations,
+                               ann.findtext("text"), loc=loc, infon_key=infon_key, limits=limits)
         if made is None:
             report.skip("annotations without location")
         else:
@@ -268,56 +99,115 @@ def _xml_annotations(parent: ET.Element, doc_loc: str, counter: list[int], repor
     return out
 
 
-def _xml_document(elem: ET.Element, shown: str, number: int, report: ConversionReport,
-                  infon_key: str) -> SourceDocument:
+def _unknown_children(elem: ET.Element) -> list[str]:
+    """Elements BioC does not define, below a document (``<pasage> in <document>``)."""
+    unknown = []
+    for parent in [elem, *elem.iter("passage"), *elem.iter("sentence"), *elem.iter("annotation")]:
+        known = _XML_CHILDREN.get(parent.tag)
+        if known is None:
+            continue
+        for child in parent:
+            if child.tag not in known:
+                unknown.append(f"<{child.tag}> in <{parent.tag}>")
+    return sorted(set(unknown))
+
+
+def _xml_document(elem: ET.Element, strays: list[tuple[str, str]], shown: str, number: int,
+                  report: ConversionReport, infon_key: str, limits: Limits) -> SourceDocument:
     doc_id = (elem.findtext("id") or "").strip()
     if not doc_id:
         raise BioNERInputError(Errors.E007.format(
             loc=f"{shown} [document #{number} in the file]", kind="document", what="no <id>"))
     doc_loc = location(shown, None, doc_id)
+    if strays:
+        ann_id, parent = strays[0]
+        raise BioNERInputError(Errors.E007.format(
+            loc=f"{doc_loc} annotation {ann_id}", kind="annotation",
+            what=f"<annotation> inside <{parent}> of the document; BioC puts annotations in a <passage>, "
+                 f"in a <sentence> of a passage, or in the <document> itself ({len(strays)} annotation(s) "
+                 f"misplaced in this document)"))
     counter = [0]
     passages = []
     for k, p in enumerate(elem.findall("passage")):
         p_loc = f"{doc_loc} passage #{k}"
-        offset = _int(p.findtext("offset"), p_loc, "passage", "<offset>")
-        passage = _Passage(offset, p.findtext("text"), _xml_infons(p, p_loc, "passage"),
-                           _xml_annotations(p, doc_loc, counter, report, infon_key))
+        passage = Passage(parse_offset(p.findtext("offset"), p_loc, "passage", "<offset>", limits),
+                          p.findtext("text"), _xml_infons(p, p_loc, "passage"),
+                          _xml_annotations(p, doc_loc, counter, report, infon_key, limits))
         for j, s in enumerate(p.findall("sentence")):
-            s_off = _int(s.findtext("offset"), f"{p_loc} sentence #{j}", "sentence", "<offset>")
+            s_off = parse_offset(s.findtext("offset"), f"{p_loc} sentence #{j}", "sentence", "<offset>", limits)
             passage.sentences.append((s_off, s.findtext("text"),
-                                      _xml_annotations(s, doc_loc, counter, report, infon_key)))
+                                      _xml_annotations(s, doc_loc, counter, report, infon_key, limits)))
         passages.append(passage)
+    doc_anns = _xml_annotations(elem, doc_loc, counter, report, infon_key, limits)
     n_rel = sum(1 for _ in elem.iter("relation"))
     if n_rel:
         report.skip("relations", n_rel)
-    return _assemble(doc_id, _xml_infons(elem, doc_loc, "document"), passages, shown, report)
+    unknown = _unknown_children(elem)
+    if unknown:
+        report.issue({"file": shown, "doc_id": doc_id,
+                      "issue": Warnings.W008.format(what="elements", names=", ".join(unknown))})
+    return assemble(doc_id, _xml_infons(elem, doc_loc, "document"), passages, shown, report, limits, doc_anns)
 
 
-def _iter_xml_elements(path: Path, shown: str) -> Iterator[ET.Element]:
-    """Yield each ``<document>`` element once parsed, then free it."""
-    with path.open("rb") as fh:
-        root: ET.Element | None = None
-        try:
+def _misplaced(tag: str, parent: str | None, elem: ET.Element, shown: str, n_docs: int) -> None:
+    """Refuse a <document> outside the <collection>, or an annotation outside every document."""
+    if tag == "document" and parent != "collection":
+        raise BioNERInputError(Errors.E007.format(
+            loc=f"{shown} [document #{n_docs + 1} in the file]", kind="document",
+            what=f"<document> inside <{parent}>; documents belong directly in the <collection>"))
+    if tag == "annotation":
+        raise BioNERInputError(Errors.E007.format(
+            loc=f"{shown} [after document #{n_docs} in the file]", kind="annotation",
+            what=f"<annotation id={elem.get('id')!r}> inside <{parent}>, outside every <document>"))
+
+
+def _iter_xml_elements(path: Path, shown: str) -> Iterator[tuple[ET.Element, list[tuple[str, str]]]]:
+    """Yield each ``<document>`` element once parsed (with the annotations found
+    where BioC does not put them: ``(id, parent tag)``), then free it."""
+    stack: list[str] = []
+    strays: list[tuple[str, str]] = []
+    n_docs = 0
+    root: ET.Element | None = None
+    try:
+        with path.open("rb") as fh:
             for event, elem in ET.iterparse(fh, events=("start", "end")):
-                if root is None:
-                    root = elem
-                    if elem.tag != "collection":
-                        raise BioNERInputError(Errors.E008.format(
-                            loc=shown, what=f"the root element is <{elem.tag}>, not <collection>"))
+                if event == "start":
+                    parent = stack[-1] if stack else None
+                    if parent is None:
+                        if elem.tag != "collection":
+                            raise BioNERInputError(Errors.E008.format(
+                                loc=shown, what=f"the root element is <{elem.tag}>, not <collection>"))
+                        root = elem
+                    if elem.tag == "document" and parent != "collection":
+                        _misplaced("document", parent, elem, shown, n_docs)
+                    if elem.tag == "annotation" and tuple(stack[1:]) not in _ANNOTATION_PATHS:
+                        if "document" not in stack:
+                            _misplaced("annotation", parent, elem, shown, n_docs)
+                        strays.append((elem.get("id") or "without id", "> <".join(stack[2:])))
+                    stack.append(elem.tag)
                     continue
-                if event == "end" and elem.tag == "document":
-                    yield elem
+                stack.pop()
+                if elem.tag == "document":
+                    n_docs += 1
+                    yield elem, strays
+                    strays = []
                     # bounded memory: drop the finished document from the tree
                     elem.clear()
-                    try:
+                    if root is not None:
                         root.remove(elem)
-                    except ValueError:
-                        pass
-        except ET.ParseError as err:
-            line, col = err.position
-            reason = _EXPAT_POSITION.sub("", str(err))
-            raise BioNERInputError(Errors.E007.format(
-                loc=f"{shown}:{line}:{col + 1}", kind="XML", what=reason)) from None
+    except ET.ParseError as err:
+        line, col = err.position
+        reason = _EXPAT_POSITION.sub("", str(err))
+        raise BioNERInputError(Errors.E007.format(
+            loc=f"{shown}:{line}:{col + 1}", kind="XML", what=reason)) from None
+    except BioNERInputError:
+        raise
+    except (LookupError, ValueError) as err:
+        # an encoding the declaration names but Python lacks, or a multi-byte one expat cannot use
+        raise BioNERInputError(Errors.E007.format(
+            loc=f"{shown}:1", kind="XML", what=f"the declared encoding cannot be read ({err})")) from None
+    except OSError as err:
+        raise BioNERInputError(Errors.E028.format(path=shown, what="read", err=err.strerror or err)) from None
 
 
 def read_bioc_xml(
@@ -325,6 +215,7 @@ def read_bioc_xml(
     report: ConversionReport,
     *,
     infon_key: str = "type",
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Iterator[SourceDocument]:
     """Read a BioC XML file, or every ``*.xml`` file below a directory, streaming.
 
@@ -332,6 +223,7 @@ def read_bioc_xml(
     report (ConversionReport): Receives file counts, skipped relations and
         passage-offset issues.
     infon_key (str): Annotation infon holding the entity type.
+    limits (Limits): The largest document and offset accepted.
     YIELDS (SourceDocument): One document per ``<document>``, with document-level offsets.
     """
     root = Path(path)
@@ -339,133 +231,7 @@ def read_bioc_xml(
         report.files += 1
         shown = display_path(file, root)
         n = 0
-        for n, elem in enumerate(_iter_xml_elements(file, shown), start=1):
-            yield _xml_document(elem, shown, n, report, infon_key)
+        for n, (elem, strays) in enumerate(_iter_xml_elements(file, shown), start=1):
+            yield _xml_document(elem, strays, shown, n, report, infon_key, limits)
         if n == 0:
-            report.issue({"file": shown, "doc_id": None, "issue": "the collection has no <document>"})
-
-
-# -- JSON -----------------------------------------------------------------------------
-def _json_infons(obj: dict[str, Any], loc: str, kind: str) -> dict[str, str]:
-    infons = obj.get("infons") or {}
-    if not isinstance(infons, dict):
-        raise BioNERInputError(Errors.E007.format(loc=loc, kind=kind, what="'infons' is not an object"))
-    return {str(k): "" if v is None else str(v) for k, v in infons.items()}
-
-
-def _json_list(obj: dict[str, Any], key: str, loc: str, kind: str) -> list[Any]:
-    value = obj.get(key) or []
-    if not isinstance(value, list):
-        raise BioNERInputError(Errors.E007.format(loc=loc, kind=kind, what=f"'{key}' is not a list"))
-    return value
-
-
-def _json_object(value: Any, loc: str, kind: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise BioNERInputError(Errors.E007.format(loc=loc, kind=kind, what=f"expected an object, got {type(value).__name__}"))
-    return value
-
-
-def _json_annotations(parent: dict[str, Any], doc_loc: str, counter: list[int], report: ConversionReport,
-                      infon_key: str) -> list[SourceAnnotation]:
-    out = []
-    for raw in _json_list(parent, "annotations", doc_loc, "passage"):
-        counter[0] += 1
-        ann = _json_object(raw, f"{doc_loc} annotation #{counter[0]}", "annotation")
-        ann_id = str(ann.get("id") or f"#{counter[0]}")
-        loc = f"{doc_loc} annotation {ann_id}"
-        locations = []
-        for node in _json_list(ann, "locations", loc, "annotation"):
-            node = _json_object(node, loc, "location")
-            locations.append((node.get("offset"), node.get("length")))
-        text = ann.get("text")
-        made = _make_annotation(ann_id, _json_infons(ann, loc, "annotation"), locations,
-                                None if text is None else str(text), loc=loc, infon_key=infon_key)
-        if made is None:
-            report.skip("annotations without location")
-        else:
-            out.append(made)
-    return out
-
-
-def _json_text(obj: dict[str, Any]) -> str | None:
-    text = obj.get("text")
-    return None if text is None else str(text)
-
-
-def _json_document(raw: Any, shown: str, number: int, report: ConversionReport,
-                   infon_key: str) -> SourceDocument:
-    doc = _json_object(raw, f"{shown} [document #{number} in the file]", "document")
-    doc_id = str(doc.get("id") or "").strip()
-    if not doc_id:
-        raise BioNERInputError(Errors.E007.format(
-            loc=f"{shown} [document #{number} in the file]", kind="document", what="no 'id'"))
-    doc_loc = location(shown, None, doc_id)
-    counter = [0]
-    passages = []
-    n_rel = len(_json_list(doc, "relations", doc_loc, "document"))
-    for k, raw_p in enumerate(_json_list(doc, "passages", doc_loc, "document")):
-        p_loc = f"{doc_loc} passage #{k}"
-        p = _json_object(raw_p, p_loc, "passage")
-        passage = _Passage(_int(p.get("offset"), p_loc, "passage", "'offset'"), _json_text(p),
-                           _json_infons(p, p_loc, "passage"),
-                           _json_annotations(p, doc_loc, counter, report, infon_key))
-        n_rel += len(_json_list(p, "relations", p_loc, "passage"))
-        for j, raw_s in enumerate(_json_list(p, "sentences", p_loc, "passage")):
-            s_loc = f"{p_loc} sentence #{j}"
-            s = _json_object(raw_s, s_loc, "sentence")
-            passage.sentences.append((_int(s.get("offset"), s_loc, "sentence", "'offset'"), _json_text(s),
-                                      _json_annotations(s, doc_loc, counter, report, infon_key)))
-            n_rel += len(_json_list(s, "relations", s_loc, "sentence"))
-        passages.append(passage)
-    if n_rel:
-        report.skip("relations", n_rel)
-    return _assemble(doc_id, _json_infons(doc, doc_loc, "document"), passages, shown, report)
-
-
-def _json_documents(data: Any, shown: str) -> list[Any]:
-    """The documents of a collection; a list of collections (the NCBI BioC API) is accepted."""
-    collections = data if isinstance(data, list) else [data]
-    docs: list[Any] = []
-    for coll in collections:
-        if not isinstance(coll, dict) or not isinstance(coll.get("documents"), list):
-            got = type(coll).__name__ if not isinstance(coll, dict) else \
-                f"an object with keys {', '.join(sorted(map(str, coll))) or 'none'}"
-            raise BioNERInputError(Errors.E008.format(
-                loc=shown, what=f'expected an object with a "documents" list, got {got}'))
-        docs.extend(coll["documents"])
-    return docs
-
-
-def read_bioc_json(
-    path: str | Path,
-    report: ConversionReport,
-    *,
-    infon_key: str = "type",
-) -> Iterator[SourceDocument]:
-    """Read a BioC JSON file, or every ``*.json`` file below a directory.
-
-    Each file is loaded whole with :func:`json.load` (BioC JSON files are a
-    few MB; JSON cannot be streamed by the standard library).
-
-    path (str | Path): A file or a directory.
-    report (ConversionReport): Receives file counts, skipped relations and
-        passage-offset issues.
-    infon_key (str): Annotation infon holding the entity type.
-    YIELDS (SourceDocument): One document per collection document.
-    """
-    root = Path(path)
-    for file in find_files(root, (".json",), "bioc-json"):
-        report.files += 1
-        shown = display_path(file, root)
-        content = read_text(file)
-        try:
-            data = json.loads(content[1:] if content.startswith("\ufeff") else content)
-        except json.JSONDecodeError as err:
-            raise BioNERInputError(Errors.E007.format(
-                loc=f"{shown}:{err.lineno}:{err.colno}", kind="JSON", what=err.msg)) from None
-        docs = _json_documents(data, shown)
-        if not docs:
-            report.issue({"file": shown, "doc_id": None, "issue": "the collection has no documents"})
-        for n, raw in enumerate(docs, start=1):
-            yield _json_document(raw, shown, n, report, infon_key)
+            report.issue({"file": shown, "doc_id": None, "issue": Warnings.W006})

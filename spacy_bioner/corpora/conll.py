@@ -15,6 +15,11 @@ files have no such tags, so no pre-scan of the file is needed) or forced
 Files without ``-DOCSTART-`` (most of the MTL-Bioinformatics-2016 sets) have
 no document boundaries: each sentence becomes a document. Files with it give
 one document per ``-DOCSTART-`` block, sentences marked inside.
+
+Columns are separated by TABs (or, in a line without a TAB, by runs of ASCII
+spaces), and only ASCII spaces and TABs make a line blank: a token keeps a
+no-break space or a control character it contains (splitting at Unicode
+white space would cut it there and change its text).
 """
 from __future__ import annotations
 
@@ -22,9 +27,10 @@ from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import BioNERInputError, Errors, location
+from ..errors import BioNERInputError, Errors, Warnings, location
 from .base import SourceAnnotation, SourceDocument
-from .io import display_path, find_files, iter_lines
+from .io import ASCII_SPACE, display_path, find_files, is_blank, iter_lines
+from .limits import DEFAULT_LIMITS, Limits
 from .report import ConversionReport
 
 SCHEMES = ("auto", "iob1", "iob2", "bioes", "bilou")
@@ -90,17 +96,24 @@ def decode_tags(tags: list[tuple[str, str]], scheme: str) -> tuple[list[tuple[in
     return ents, orphan
 
 
+def _columns(line: str) -> list[str]:
+    """The columns of a token line: TAB-separated, else separated by runs of ASCII spaces."""
+    if "\t" in line:
+        return [c.strip(" ") for c in line.split("\t")]
+    return [c for c in line.strip(ASCII_SPACE).split(" ") if c]
+
+
 def _iter_sentences(path: Path, shown: str) -> Iterator[tuple[bool, list[tuple[int, str, str]]]]:
     """Yield ``(starts_new_document, [(line, token, tag)])`` per sentence."""
     new_doc = False
     sent: list[tuple[int, str, str]] = []
     for lineno, line in iter_lines(path, shown):
-        if not line.strip():
+        if is_blank(line):
             if sent:
                 yield new_doc, sent
                 sent, new_doc = [], False
             continue
-        cols = [c.strip() for c in line.split("\t")] if "\t" in line else line.split()
+        cols = _columns(line)
         while cols and not cols[-1]:
             cols.pop()
         if cols[0] == "-DOCSTART-":
@@ -119,17 +132,19 @@ def _iter_sentences(path: Path, shown: str) -> Iterator[tuple[bool, list[tuple[i
         yield new_doc, sent
 
 
-def read_conll(path: str | Path, report: ConversionReport, *, scheme: str = "auto") -> Iterator[SourceDocument]:
+def read_conll(path: str | Path, report: ConversionReport, *, scheme: str = "auto",
+               limits: Limits = DEFAULT_LIMITS) -> Iterator[SourceDocument]:
     """Read CoNLL/IOB files into documents of pre-tokenised sentences.
 
     path (str | Path): A file or a directory of ``.tsv``/``.conll``/``.iob``/``.txt``/``.bio`` files
         (in a directory, ``labels.txt``, ``README.txt``, ``LICENSE.txt`` and ``DISCLAIMER.txt`` are skipped).
     report (ConversionReport): Receives document issues (orphan inside tags).
     scheme (str): ``auto``, ``iob1``, ``iob2``, ``bioes`` or ``bilou`` (= ``bioes``).
+    limits (Limits): The largest document accepted.
     YIELDS (SourceDocument): Documents with ``words``, ``spaces`` and ``sent_starts``.
     """
     if scheme not in SCHEMES:
-        raise BioNERInputError(Errors.E017.format(scheme=scheme, options=", ".join(SCHEMES)))
+        raise BioNERInputError(Errors.E011.format(setting="tag scheme", value=scheme, options=", ".join(SCHEMES)))
     root = Path(path)
     files = find_files(root, (".tsv", ".conll", ".iob", ".iob2", ".bio", ".txt", ".conllu"), "conll")
     for file in files:
@@ -137,10 +152,11 @@ def read_conll(path: str | Path, report: ConversionReport, *, scheme: str = "aut
             continue
         report.files += 1
         yield from _read_file(file, display_path(file, root), "bioes" if scheme in ("auto", "bilou") else scheme,
-                              report)
+                              report, limits)
 
 
-def _read_file(file: Path, shown: str, scheme: str, report: ConversionReport) -> Iterator[SourceDocument]:
+def _read_file(file: Path, shown: str, scheme: str, report: ConversionReport,
+               limits: Limits) -> Iterator[SourceDocument]:
     stem = Path(shown).stem
     counter = 0
     has_docstart = False
@@ -150,20 +166,21 @@ def _read_file(file: Path, shown: str, scheme: str, report: ConversionReport) ->
             has_docstart = True
             if buffer:
                 counter += 1
-                yield _make_document(buffer, shown, f"{stem}-{counter:05d}", scheme, report)
+                yield _make_document(buffer, shown, f"{stem}-{counter:05d}", scheme, report, limits)
             buffer = []
         if has_docstart:
             buffer.append(sent)
         else:
             counter += 1
-            yield _make_document([sent], shown, f"{stem}-{counter:05d}", scheme, report)
+            yield _make_document([sent], shown, f"{stem}-{counter:05d}", scheme, report, limits)
     if buffer:
         counter += 1
-        yield _make_document(buffer, shown, f"{stem}-{counter:05d}", scheme, report)
+        yield _make_document(buffer, shown, f"{stem}-{counter:05d}", scheme, report, limits)
 
 
 def _make_document(
-    sents: list[list[tuple[int, str, str]]], shown: str, doc_id: str, scheme: str, report: ConversionReport
+    sents: list[list[tuple[int, str, str]]], shown: str, doc_id: str, scheme: str, report: ConversionReport,
+    limits: Limits,
 ) -> SourceDocument:
     words: list[str] = []
     sent_starts: list[bool] = []
@@ -189,15 +206,13 @@ def _make_document(
             end = offsets[base + e - 1] + len(words[base + e - 1])
             annotations.append(SourceAnnotation(
                 ann_id=f"L{lines[base + s]}", label=label, fragments=[(start, end)], line=lines[base + s]))
+    limits.check_chars(max(pos - 1, 0), location(shown, lines[0] if lines else None, doc_id))
     spaces = [True] * len(words)
     if spaces:
         spaces[-1] = False
     text = " ".join(words)
     if orphans and scheme != "iob1":
-        report.issue({"file": shown, "doc_id": doc_id,
-                      "issue": f"{orphans} entit{'y' if orphans == 1 else 'ies'} begin with an inside tag "
-                               f"(I-/M-/E-/L- without a B-; line {lines[0]} onwards); each is read as "
-                               f"starting an entity there (the IOB1 reading)"})
+        report.issue({"file": shown, "doc_id": doc_id, "issue": Warnings.W007.format(n=orphans, line=lines[0])})
     return SourceDocument(doc_id=doc_id, text=text, path=shown, annotations=annotations,
                           meta={"format": "conll", "line": lines[0] if lines else None},
                           words=words, spaces=spaces, sent_starts=sent_starts)

@@ -1,11 +1,11 @@
 """The conversion report: what came in, what went out, and why anything changed."""
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-import srsly
 from wasabi import Printer
 
 OUTCOMES = ("exact", "adjusted", "rejected", "dropped")
@@ -113,9 +113,21 @@ class ConversionReport:
             },
         }
 
+    def to_bytes(self) -> bytes:
+        """The report as indented JSON.
+
+        Python's json module is used, not srsly's ujson: ujson raises
+        OverflowError on integers beyond 64 bits, which a source file may hold.
+        Non-ASCII characters are escaped (as srsly does), so any string can be written.
+
+        RETURNS (bytes): UTF-8 (in fact ASCII) JSON text.
+        """
+        return (json.dumps(self.to_dict(), indent=2) + "\n").encode("ascii")
+
     def write(self, path: str | Path) -> None:
-        """Write the report as indented JSON."""
-        srsly.write_json(path, self.to_dict())
+        """Write the report as indented JSON (on its own; the converter writes it
+        together with the DocBin, see :func:`~.convert.write_outputs`)."""
+        Path(path).write_bytes(self.to_bytes())
 
     def print_summary(self, printer: Printer | None = None, max_examples: int = 5) -> None:
         """Print a per-label table and the first few adjusted/rejected annotations."""

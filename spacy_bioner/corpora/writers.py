@@ -245,7 +245,7 @@ def conll_from_doc(doc: Doc, scheme: str = "iob2") -> str:
     RETURNS (str): The CoNLL text.
     """
     if scheme not in CONLL_SCHEMES:
-        raise BioNERInputError(Errors.E017.format(scheme=scheme, options=", ".join(CONLL_SCHEMES)))
+        raise BioNERInputError(Errors.E011.format(setting="tag scheme", value=scheme, options=", ".join(CONLL_SCHEMES)))
     tags = ["O"] * len(doc)
     for ent in doc.ents:
         toks = [t.i for t in ent if not t.is_space]

@@ -10,6 +10,7 @@ from spacy.language import Language
 from spacy_bioner.corpora.base import DocBuilder, SourceDocument
 from spacy_bioner.corpora.bioc import read_bioc_json, read_bioc_xml
 from spacy_bioner.corpora.convert import iter_docs, make_nlp
+from spacy_bioner.corpora.limits import Limits
 from spacy_bioner.corpora.report import ConversionReport
 from spacy_bioner.errors import BioNERInputError
 
@@ -172,7 +173,8 @@ def test_wrong_passage_offset_corrected_and_reported(tmp_path: Path, nlp: Langua
                                        "declared_offset": 32}
     (issue,) = report.document_issues
     assert issue["file"] == "corpus.xml" and issue["doc_id"] == "2224762"
-    assert issue["issue"] == "passage 1 offset declared 32, annotations fit 27: passage placed at 27"
+    assert issue["issue"].startswith("[W005] passage 1: offset declared 32")
+    assert issue["issue"].endswith("placed at 27.")
     assert issue["fit_declared"] == 0 and issue["fit_placed"] == 2
     DocBuilder(nlp, report).build(src)
     assert report.totals()["exact"] == 4
@@ -193,7 +195,7 @@ def test_overlapping_passage_offset_placed_after_previous(tmp_path: Path) -> Non
     (src,), report = read_xml(path)
     assert src.text == TITLE + "\n" + ABSTRACT
     (issue,) = report.document_issues
-    assert "passage offset 10 overlaps the previous passage, which ends at 26" in issue["issue"]
+    assert issue["issue"].startswith("[W004] passage 1: offset 10 overlaps the previous passage, which ends at 26")
     assert issue["placed"] == 27 and issue["fit_placed"] == 1
 
 
@@ -206,7 +208,7 @@ def test_wrong_annotation_offset_rejected_with_reason(tmp_path: Path, nlp: Langu
     (doc,) = DocBuilder(nlp, report).build(src)
     (rejected,) = report.rejected_records
     assert rejected["ann_id"] == "3" and rejected["doc_id"] == "1" and rejected["file"] == "corpus.xml"
-    assert rejected["reason"] == "text mismatch: the offsets cover ' ulcer'"
+    assert rejected["reason"] == "[W012] text mismatch: the offsets cover ' ulcer'"
     assert report.totals() == {"source": 4, "exact": 3, "adjusted": 0, "rejected": 1, "dropped": 0}
     assert "ulcers" not in [e.text for e in doc.ents]
 
@@ -220,7 +222,7 @@ def test_infon_key_option(tmp_path: Path) -> None:
     with pytest.raises(BioNERInputError) as err:
         read_xml(path)
     message = str(err.value)
-    assert "corpus.xml [document 5] annotation 0" in message
+    assert message.startswith("[E007] corpus.xml [document 5] annotation 0: ")
     assert "no infon 'type'" in message and "entity_type" in message and "--infon-key" in message
 
 
@@ -265,7 +267,7 @@ def test_malformed_xml_names_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(BioNERInputError) as err:
         read_xml(path)
     message = str(err.value)
-    assert message.startswith("broken.xml:3:")
+    assert message.startswith("[E007] broken.xml:3:")
     assert "mismatched tag" in message
 
 
@@ -275,7 +277,7 @@ def test_missing_location_offset_names_file_document_and_annotation(tmp_path: Pa
     with pytest.raises(BioNERInputError) as err:
         read_xml(path)
     message = str(err.value)
-    assert "corpus.xml [document 12345] annotation A7" in message
+    assert message.startswith("[E007] corpus.xml [document 12345] annotation A7: ")
     assert "offset is missing" in message
 
 
@@ -287,13 +289,13 @@ def test_missing_location_offset_names_file_document_and_annotation(tmp_path: Pa
     ("<document>" + passage_xml(0, TITLE) + "</document>", "[document #1 in the file]: malformed BioC document: no <id>"),
 ])
 def test_malformed_bioc_elements(tmp_path: Path, doc: str, what: str) -> None:
-    with pytest.raises(BioNERInputError, match="corpus.xml") as err:
+    with pytest.raises(BioNERInputError, match=r"^\[E007\] corpus\.xml") as err:
         read_xml(write(tmp_path, collection_xml(doc)))
     assert what in str(err.value)
 
 
 def test_not_a_collection(tmp_path: Path) -> None:
-    with pytest.raises(BioNERInputError, match="not a BioC collection: the root element is <document>"):
+    with pytest.raises(BioNERInputError, match=r"^\[E008\] corpus\.xml: not a BioC collection: the root element is <document>"):
         read_xml(write(tmp_path, "<?xml version='1.0'?>" + two_passage_doc()))
 
 
@@ -353,7 +355,7 @@ def test_json_syntax_error_names_file_line_column(tmp_path: Path) -> None:
     with pytest.raises(BioNERInputError) as err:
         read_json(path)
     line = content[:content.index(",,")].count("\n") + 1
-    assert str(err.value).startswith(f"bad.json:{line}:")
+    assert str(err.value).startswith(f"[E007] bad.json:{line}:")
 
 
 @pytest.mark.parametrize("data,what", [
@@ -363,15 +365,139 @@ def test_json_syntax_error_names_file_line_column(tmp_path: Path) -> None:
     ({"documents": [{"id": "8", "passages": [{"text": "x"}]}]}, "[document 8] passage #0: malformed BioC passage: 'offset' is missing"),
 ])
 def test_json_not_a_collection(tmp_path: Path, data: object, what: str) -> None:
-    with pytest.raises(BioNERInputError) as err:
+    with pytest.raises(BioNERInputError, match=r"^\[E00[78]\] c\.json") as err:
         read_json(write(tmp_path, json.dumps(data), "c.json"))
     assert what in str(err.value)
-    assert "c.json" in str(err.value)
 
 
 def test_json_list_of_collections(tmp_path: Path) -> None:
     docs, _ = read_json(write(tmp_path, json.dumps([json_collection(), json_collection()]), "c.json"))
     assert len(docs) == 2
+
+
+# -- annotations outside passages, misplaced or misspelled ------------------------------------
+def test_xml_document_level_annotations_are_read(tmp_path: Path, nlp: Language) -> None:
+    # the BioC DTD allows annotations directly in <document>; their offsets are document-level
+    doc = document_xml("9", passage_xml(0, TITLE), passage_xml(27, ABSTRACT),
+                       extra=ann_xml("d1", "Disease", [(61, 6)], "ulcers"))
+    (src,), report = read_xml(write(tmp_path, collection_xml(doc)))
+    assert [(a.ann_id, a.fragments) for a in src.annotations] == [("d1", [(61, 67)])]
+    (out,) = DocBuilder(nlp, report).build(src)
+    assert [(e.text, e.label_) for e in out.ents] == [("ulcers", "Disease")]
+    assert report.totals()["exact"] == 1
+
+
+@pytest.mark.parametrize("where,parent", [
+    ("<relation id='R1'>{}</relation>", "relation"),
+    ("<pasage><offset>0</offset>{}</pasage>", "pasage"),
+    ("<sentence><offset>0</offset>{}</sentence>", "sentence"),  # a sentence belongs in a passage
+])
+def test_xml_annotation_where_none_is_read_is_an_error(tmp_path: Path, where: str, parent: str) -> None:
+    stray = where.format(ann_xml("a9", "Disease", [(0, 7)], "Aspirin"))
+    doc = document_xml("9", passage_xml(0, TITLE), extra=stray)
+    with pytest.raises(BioNERInputError, match=rf"^\[E007\] corpus\.xml \[document 9\] annotation a9: "
+                                               rf".*<annotation> inside <{parent}>"):
+        read_xml(write(tmp_path, collection_xml(doc)))
+
+
+def test_xml_annotation_outside_every_document(tmp_path: Path) -> None:
+    content = collection_xml(two_passage_doc()).replace("</collection>", ann_xml("z", "X", [(0, 1)], "A") + "</collection>")
+    with pytest.raises(BioNERInputError, match=r"^\[E007\] corpus\.xml \[after document #1 in the file\]: .*outside every"):
+        read_xml(write(tmp_path, content))
+
+
+def test_xml_unknown_elements_are_reported(tmp_path: Path) -> None:
+    doc = document_xml("9", passage_xml(0, TITLE, extra="<note>see</note>"))
+    (src,), report = read_xml(write(tmp_path, collection_xml(doc)))
+    (issue,) = report.document_issues
+    assert issue["doc_id"] == "9" and issue["issue"] == "[W008] elements not part of BioC, not read: <note> in <passage>."
+
+
+@pytest.mark.parametrize("encoding", ["no-such-codec", "shift_jis"])
+def test_xml_encoding_python_cannot_read(tmp_path: Path, encoding: str) -> None:
+    content = collection_xml(two_passage_doc()).replace("encoding='UTF-8'", f"encoding='{encoding}'")
+    with pytest.raises(BioNERInputError, match=r"^\[E007\] corpus\.xml:1: malformed BioC XML: the declared encoding"):
+        read_xml(write(tmp_path, content))
+
+
+def test_passage_offset_far_beyond_the_limit_allocates_nothing(tmp_path: Path) -> None:
+    doc = document_xml("9", passage_xml(10**12, TITLE))
+    with pytest.raises(BioNERInputError, match=r"^\[E023\] corpus\.xml \[document 9\] passage #0: offset 1000000000000 "):
+        read_xml(write(tmp_path, collection_xml(doc)))
+    # within the offset limit, but the text would end past the document limit: refused before it is built
+    doc = document_xml("9", passage_xml(999_990, TITLE))
+    with pytest.raises(BioNERInputError, match=r"^\[E024\] corpus\.xml \[document 9\]: the document has 1000016 characters"):
+        read_xml(write(tmp_path, collection_xml(doc)))
+    (src,), _ = read_xml(write(tmp_path, collection_xml(doc)), limits=Limits(max_chars=2_000_000))
+    assert len(src.text) == 999_990 + len(TITLE)
+
+
+def test_json_document_level_annotations_and_id_zero(tmp_path: Path, nlp: Language) -> None:
+    data = json_collection()
+    doc = data["documents"][0]
+    doc["id"] = 0
+    doc["annotations"] = [{"id": 0, "infons": {"type": "Disease"}, "text": "ulcers",
+                           "locations": [{"offset": 61, "length": 6}]}]
+    (src,), report = read_json(write(tmp_path, json.dumps(data), "c.json"))
+    assert src.doc_id == "0"
+    assert [(a.ann_id, a.label, a.fragments) for a in src.annotations][-1] == ("0", "Disease", [(61, 67)])
+    DocBuilder(nlp, report).build(src)
+    assert report.totals()["exact"] == 3
+
+
+@pytest.mark.parametrize("label", [None, ""])
+def test_json_null_or_empty_type_is_rejected(tmp_path: Path, nlp: Language, label: str | None) -> None:
+    data = json_collection()
+    data["documents"][0]["passages"][0]["annotations"][0]["infons"]["type"] = label
+    (src,), report = read_json(write(tmp_path, json.dumps(data), "c.json"))
+    (doc,) = DocBuilder(nlp, report).build(src)
+    assert [(s.text, s.label_) for s in doc.spans["sc"]] == [("ulcers", "Disease")]
+    assert report.totals() == {"source": 2, "exact": 1, "adjusted": 0, "rejected": 1, "dropped": 0}
+    assert report.rejected_records[0]["reason"].startswith("[W016] empty entity type")
+
+
+@pytest.mark.parametrize("key,holder", [("pasages", "document"), ("annotation", "passage"), ("locatons", "annotation")])
+def test_json_misspelled_key_is_an_error(tmp_path: Path, key: str, holder: str) -> None:
+    data = json_collection()
+    doc = data["documents"][0]
+    target = {"document": doc, "passage": doc["passages"][0], "annotation": doc["passages"][0]["annotations"][0]}[holder]
+    right = {"pasages": "passages", "annotation": "annotations", "locatons": "locations"}[key]
+    target[key] = target.pop(right)
+    with pytest.raises(BioNERInputError, match=rf"^\[E007\] c\.json \[document 10491763\].*'{key}' is not read, "
+                                               rf"but holds .*did you mean '{right}'"):
+        read_json(write(tmp_path, json.dumps(data), "c.json"))
+
+
+def test_json_keys_bioc_does_not_define_are_reported(tmp_path: Path) -> None:
+    data = json_collection()
+    data["documents"][0].update({"pmid": 10491763, "journal": "J", "bioctype": "BioCDocument"})
+    (src,), report = read_json(write(tmp_path, json.dumps(data), "c.json"))
+    (issue,) = report.document_issues
+    assert issue["issue"] == "[W008] keys not part of BioC, not read: 'journal' in document, 'pmid' in document."
+    assert len(src.annotations) == 2
+
+
+def test_json_duplicate_key_is_an_error(tmp_path: Path) -> None:
+    content = json.dumps(json_collection()).replace('"passages": [', '"annotations": [], "passages": [', 1)
+    content = content.replace('"annotations": []', '"annotations": [], "annotations": []', 1)
+    with pytest.raises(BioNERInputError, match=r"^\[E007\] c\.json \[document 10491763\]: .*'annotations' appears twice"):
+        read_json(write(tmp_path, content, "c.json"))
+
+
+def test_json_lone_surrogate_names_the_document(tmp_path: Path) -> None:
+    content = json.dumps(json_collection()).replace("Aspirin relieves", "Aspirin \\ud83d relieves", 1)
+    assert "\\ud83d" in content
+    with pytest.raises(BioNERInputError, match=r"^\[E007\] c\.json \[document 10491763\] passage #0: .*lone surrogate U\+D83D"):
+        read_json(write(tmp_path, content, "c.json"))
+
+
+def test_json_too_deep_or_too_long_a_number(tmp_path: Path) -> None:
+    deep = '{"documents": [{"id": "1", "x": ' + "[" * 100_000 + "]" * 100_000 + "}]}"
+    with pytest.raises(BioNERInputError, match=r"^\[E007\] c\.json: malformed BioC JSON: .*nested deeper"):
+        read_json(write(tmp_path, deep, "c.json"))
+    long_number = '{"documents": [{"id": "1",\n "passages": [{"offset": ' + "9" * 5000 + "}]}]}"
+    with pytest.raises(BioNERInputError, match=r"^\[E007\] c\.json:2: malformed BioC JSON"):
+        read_json(write(tmp_path, long_number, "c.json"))
 
 
 # -- the real corpora -------------------------------------------------------------------------------
@@ -384,7 +510,7 @@ def test_real_cdr_sample_wrong_passage_offsets(nlp: Language) -> None:
     report = ConversionReport()
     docs = list(iter_docs(BIOC / "bc5cdr-sample" / "CDR_sample.gold.BioC.xml", "bioc-xml", nlp, report))
     assert len(docs) == 50
-    corrected = {i["doc_id"] for i in report.document_issues if "passage placed at" in i["issue"]}
+    corrected = {i["doc_id"] for i in report.document_issues if i["issue"].startswith("[W005] ")}
     # SOURCES.md says 6; the file has 5 such documents (their declared offsets
     # count the title's XML entities, e.g. &apos;, as several characters)
     assert corrected == {"2224762", "4027862", "8649546", "17466854", "19803309"}

@@ -14,6 +14,7 @@ from spacy.util import filter_spans
 from spacy_bioner.corpora.base import SOURCE_KEY
 from spacy_bioner.corpora.brat import parse_fragments, read_brat
 from spacy_bioner.corpora.convert import convert_corpus, iter_docs, load_label_map
+from spacy_bioner.corpora.limits import Limits
 from spacy_bioner.corpora.report import ConversionReport
 from spacy_bioner.errors import BioNERInputError
 
@@ -344,7 +345,7 @@ def test_text_mismatch_rejected(tmp_path, write_brat, nlp_bio):
     assert [s.id_ for s in doc.spans["sc"]] == ["T2"]
     (rec,) = report.rejected_records
     assert rec["ann_id"] == "T1" and rec["line"] == 1 and rec["text"] == "BRCA2"
-    assert rec["reason"].startswith("text mismatch") and "BRCA1" in rec["reason"]
+    assert rec["reason"].startswith("[W012] text mismatch") and "BRCA1" in rec["reason"]
     assert report.labels["Gene"]["rejected"] == 1 and report.is_balanced()
 
 
@@ -382,14 +383,14 @@ def test_malformed_lines_raise_with_location(tmp_path, write_brat, nlp_bio, bad_
     with pytest.raises(BioNERInputError) as exc:
         convert(tmp_path, nlp_bio)
     message = str(exc.value)
-    assert re.search(r"bad\.ann:2\b", message), message
+    assert re.match(r"\[E002\] bad\.ann:2\b", message), message
     assert what in message
 
 
 def test_parse_fragments():
     assert parse_fragments("0 5;12 20", "f:1") == [(0, 5), (12, 20)]
     assert parse_fragments(" 3 7 ", "f:1") == [(3, 7)]
-    with pytest.raises(BioNERInputError, match="f:9"):
+    with pytest.raises(BioNERInputError, match=r"\[E002\] f:9"):
         parse_fragments("0 5;", "f:9")
 
 
@@ -400,7 +401,66 @@ def test_txt_without_annotation_file(tmp_path, write_brat, nlp_bio):
     assert list(docs[0].ents) == [] and list(docs[0].spans["sc"]) == []
     (issue,) = report.document_issues
     assert issue["file"] == "lonely.txt" and issue["doc_id"] == "lonely"
+    assert issue["issue"].startswith("[W001] ")
     assert report.documents == 1 and report.totals()["source"] == 0
+
+
+@pytest.mark.parametrize("given", ["dir", "ann"])
+def test_annotation_file_without_text_is_an_error(tmp_path, write_brat, nlp_bio, given):
+    # an .ann nobody converts would lose its annotations without a word
+    write_brat(tmp_path, "kept", TEXT, ann=t_line("T1", "Gene", TEXT, "BRCA1"))
+    (tmp_path / "orphan.ann").write_text(t_line("T1", "Gene", TEXT, "BRCA1"))
+    with pytest.raises(BioNERInputError, match=r"^\[E016\] orphan\.ann: .*looked for orphan\.txt"):
+        convert(tmp_path if given == "dir" else tmp_path / "orphan.ann", nlp_bio)
+
+
+def test_cr_only_line_ends_in_ann(tmp_path, write_brat, nlp_bio):
+    ann = (t_line("T1", "Gene", TEXT, "BRCA1") + t_line("T2", "Disease", TEXT, "breast cancer")
+           + "N1\tReference T1 HGNC:1100\n").replace("\n", "\r")
+    write_brat(tmp_path, "mac", TEXT, ann=ann)
+    (doc,), report = convert(tmp_path, nlp_bio)
+    assert ents(doc) == [("BRCA1", "Gene", 13, 18), ("breast cancer", "Disease", 25, 38)]
+    assert doc.ents[0].kb_id_ == "HGNC:1100"
+    assert report.totals()["exact"] == 2 and report.skipped["normalizations"] == 1
+
+
+@pytest.mark.parametrize("given", ["dir", "TXT", "ANN"])
+def test_upper_case_endings(tmp_path, nlp_bio, given):
+    (tmp_path / "UP.TXT").write_text(TEXT)
+    (tmp_path / "UP.ANN").write_text(t_line("T1", "Gene", TEXT, "BRCA1"))
+    (doc,), report = convert(tmp_path if given == "dir" else tmp_path / f"UP.{given}", nlp_bio)
+    assert ents(doc) == [("BRCA1", "Gene", 13, 18)]
+    assert report.document_issues == [] and report.files == 1
+
+
+def test_endings_differing_only_in_case_are_an_error(tmp_path, write_brat, nlp_bio):
+    write_brat(tmp_path, "twice", TEXT, ann=t_line("T1", "Gene", TEXT, "BRCA1"))
+    (tmp_path / "twice.ANN").write_text(t_line("T1", "Disease", TEXT, "breast cancer"))
+    with pytest.raises(BioNERInputError, match=r"^\[E030\] twice: twice\.ANN, twice\.ann differ only in the case"):
+        convert(tmp_path, nlp_bio)
+
+
+def test_offset_over_the_limit(tmp_path, write_brat, nlp_bio):
+    # 23 digits: checked before int(), which refuses more than 4,300 digits without a location
+    for digits in ("99999999999999999999999", "9" * 5000):
+        write_brat(tmp_path, "big", TEXT, ann=f"T1\tGene 0 {digits}\tx\n")
+        with pytest.raises(BioNERInputError, match=r"^\[E023\] big\.ann:1: offset 9+.* maximum offset 1000000"):
+            convert(tmp_path, nlp_bio)
+    write_brat(tmp_path, "big", TEXT, ann="T1\tGene 13 18\tBRCA1\n")
+    with pytest.raises(BioNERInputError, match=r"^\[E023\] big\.ann:1: offset 13 .* maximum offset 12"):
+        convert(tmp_path, nlp_bio, limits=Limits(max_offset=12))
+
+
+def test_document_over_the_limit(tmp_path, write_brat, nlp_bio):
+    write_brat(tmp_path, "long", TEXT, ann="")
+    with pytest.raises(BioNERInputError, match=r"^\[E024\] long\.txt: the document has 40 characters, .* 39"):
+        convert(tmp_path, nlp_bio, limits=Limits(max_chars=39))
+    (doc,), _ = convert(tmp_path, nlp_bio, limits=Limits(max_chars=40))
+    assert doc.text == TEXT
+    # a file that cannot fit (more than 4 bytes per character allowed) is refused before it is read
+    write_brat(tmp_path, "long", "x" * 200, ann="")
+    with pytest.raises(BioNERInputError, match=r"^\[E024\] long\.txt: the document has at least 50 characters"):
+        convert(tmp_path, nlp_bio, limits=Limits(max_chars=39))
 
 
 @pytest.mark.parametrize("which", ["txt", "ann"])
@@ -409,7 +469,7 @@ def test_invalid_utf8_names_file_and_line(tmp_path, write_brat, nlp_bio, which):
         write_brat(tmp_path, "enc", b"First line.\nSecond \xff line.\n", ann="")
     else:
         write_brat(tmp_path, "enc", TEXT, ann=t_line("T1", "Gene", TEXT, "BRCA1").encode() + b"T2\tGene 0 1\t\xfe\n")
-    with pytest.raises(BioNERInputError, match=rf"enc\.{which}:2\b.*UTF-8"):
+    with pytest.raises(BioNERInputError, match=rf"^\[E001\] .*enc\.{which}:2\b.*UTF-8"):
         convert(tmp_path, nlp_bio)
 
 

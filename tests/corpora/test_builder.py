@@ -15,6 +15,7 @@ from spacy_bioner.corpora.base import (
     check_strict,
     split_sentences,
 )
+from spacy_bioner.corpora.limits import Limits
 from spacy_bioner.corpora.report import ConversionReport
 from spacy_bioner.errors import BioNERInputError
 
@@ -97,8 +98,43 @@ def test_bio_tokenizer_needs_no_adjustment(nlp_bio):
 
 @pytest.mark.parametrize("option,value", [("alignment", "stretch"), ("discontinuous", "merge")])
 def test_unknown_policy_raises(nlp_bio, option, value):
-    with pytest.raises(ValueError, match=value):
+    with pytest.raises(BioNERInputError, match=rf"^\[E011\] Unknown .* '{value}'"):
         DocBuilder(nlp_bio, ConversionReport(), **{option: value})
+
+
+@pytest.mark.parametrize("label", ["", "  "])
+def test_empty_type_is_rejected(nlp_bio, label):
+    text = "Familial breast cancer."
+    anns = [ann(text, "T1", label, "breast cancer"), ann(text, "T2", "Disease", "Familial")]
+    (doc,), report = build(nlp_bio, text, anns)
+    assert span_tuples(doc) == [("Familial", "Disease", 0, 8)] == [(e.text, e.label_, e.start_char, e.end_char)
+                                                                  for e in doc.ents]
+    assert report.totals() == {"source": 2, "exact": 1, "adjusted": 0, "rejected": 1, "dropped": 0}
+    assert report.rejected_records[0]["reason"].startswith("[W016] ")
+    assert report.is_balanced()
+
+
+def test_document_over_the_limit_names_file_and_document(nlp_bio):
+    with pytest.raises(BioNERInputError, match=r"^\[E024\] doc\.txt \[document doc\]: the document has 11 characters"):
+        build(nlp_bio, "x" * 11, [], limits=Limits(max_chars=10))
+    # the limit replaces spaCy's nlp.max_length (1,000,000), in both directions
+    (doc,), _ = build(nlp_bio, "word " * 250_000, [], limits=Limits(max_chars=1_250_000))
+    assert len(doc) == 250_000
+
+
+@pytest.mark.parametrize("settings", [{"max_chars": 0}, {"max_chars": "10"}, {"max_offset": -1}, {"max_chars": True}])
+def test_invalid_limits(settings):
+    with pytest.raises(BioNERInputError, match=r"^\[E029\] Invalid max_"):
+        Limits(**settings)
+
+
+def test_offset_limit_defaults_to_the_document_limit():
+    assert Limits(max_chars=50).offset_limit == 50
+    assert Limits(max_chars=50, max_offset=70).offset_limit == 70
+    with pytest.raises(BioNERInputError, match=r"^\[E023\] f:1: offset 51 is larger than the maximum offset 50"):
+        Limits(max_chars=50).offset("051", "f:1")
+    with pytest.raises(BioNERInputError, match=rf"^\[E023\] f:1: offset of {(10**100).bit_length()} bits"):
+        Limits().check_offset(10**100, "f:1")
 
 
 # -- discontinuous mentions ---------------------------------------------------------
@@ -305,7 +341,7 @@ def test_report_summary_lists_problems(nlp_bio, capsys):
 
 def test_check_strict_names_file_line_and_annotation(nlp_bio):
     _, report = mixed_report(nlp_bio)
-    with pytest.raises(BioNERInputError, match=r"3 annotation\(s\).*doc\.txt:7 T7 Cancer"):
+    with pytest.raises(BioNERInputError, match=r"^\[E015\] --strict: 3 annotation\(s\).*doc\.txt:7 T7 Cancer"):
         check_strict(report)
     _, clean = build(nlp_bio, NEST_TEXT, nest_anns())
     check_strict(clean)  # raises nothing

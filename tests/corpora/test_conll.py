@@ -15,6 +15,7 @@ from spacy_bioner.cli import app
 from spacy_bioner.corpora.base import SOURCE_KEY
 from spacy_bioner.corpora.conll import decode_tags, read_conll
 from spacy_bioner.corpora.convert import convert_corpus, make_nlp
+from spacy_bioner.corpora.limits import Limits
 from spacy_bioner.corpora.report import ConversionReport
 from spacy_bioner.errors import BioNERInputError
 
@@ -140,15 +141,16 @@ def test_inside_after_outside_in_iob2_starts_an_entity_and_is_reported(
     assert len(report.document_issues) == 1
     issue = report.document_issues[0]
     assert issue["file"] == "corpus.tsv"
-    assert issue["issue"].startswith("2 entities begin with an inside tag")
-    assert "line 1 onwards" in issue["issue"]
+    assert issue["issue"].startswith("[W007] entities that begin with an inside tag (I-/M-/E-/L- without a B-): 2,")
+    assert "in the lines from 1;" in issue["issue"]
 
 
 def test_inside_tag_of_another_type_starts_a_new_entity(nlp: Language, tmp_path: Path) -> None:
     content = "Aspirin\tB-Chemical\nasthma\tI-Disease\n"
     docs, report = _convert(nlp, _write(tmp_path, content))
     assert _ents(docs[0]) == [("Aspirin", "Chemical"), ("asthma", "Disease")]
-    assert len(report.document_issues) == 1 and report.document_issues[0]["issue"].startswith("1 entity ")
+    assert len(report.document_issues) == 1 and report.document_issues[0]["issue"].startswith("[W007]")
+    assert ": 1, in the lines from 1;" in report.document_issues[0]["issue"]
 
 
 def test_adjacent_entities(nlp: Language, tmp_path: Path) -> None:
@@ -196,7 +198,7 @@ def test_bioes_end_tag_closes_the_entity() -> None:
 
 def test_unknown_scheme(tmp_path: Path) -> None:
     message = _error(_write(tmp_path, IOB2), scheme="bio")
-    assert "Unknown tag scheme 'bio'" in message and "bilou" in message
+    assert message.startswith("[E011] Unknown tag scheme 'bio'") and "bilou" in message
 
 
 # -- documents and sentences ----------------------------------------------------------
@@ -308,15 +310,46 @@ def test_non_ascii_tokens(tmp_path: Path) -> None:
 )
 def test_malformed_line(tmp_path: Path, content: str, line: int, expected: str) -> None:
     message = _error(_write(tmp_path, content, name="bad.tsv"))
-    assert f"bad.tsv:{line}:" in message
+    assert re.match(rf"\[E00[45]\] bad\.tsv:{line}: ", message), message
     assert expected in message
+
+
+@pytest.mark.parametrize("sep", ["\t", " "])
+@pytest.mark.parametrize("char", ["\u00a0", "\u2009", "\x1c", "\x1f", "\x0b", "\x0c", "\x85", "\u2028"])
+def test_token_keeps_no_break_space_and_control_characters(nlp: Language, tmp_path: Path, sep: str,
+                                                           char: str) -> None:
+    # str.split() would cut these tokens at the character (Unicode white space), changing their text
+    content = f"10{char}mg{sep}B-Dose\nof{sep}O\nasp{char}irin{sep}B-Chemical\n"
+    docs, report = _convert(nlp, _write(tmp_path, content))
+    assert [t.text for t in docs[0]] == [f"10{char}mg", "of", f"asp{char}irin"]
+    assert _ents(docs[0]) == [(f"10{char}mg", "Dose"), (f"asp{char}irin", "Chemical")]
+    assert report.totals()["exact"] == 2
+
+
+def test_line_of_unicode_space_is_not_blank(tmp_path: Path) -> None:
+    message = _error(_write(tmp_path, "Aspirin\tB-Chemical\n\u00a0\nasthma\tB-Disease\n", name="bad.tsv"))
+    assert message.startswith("[E004] bad.tsv:2: ") and "has one column" in message
+
+
+def test_cr_before_crlf_ends_a_line(nlp: Language, tmp_path: Path) -> None:
+    # "I-X\r\r\n" is a line and an empty line: the sentence ends there
+    path = tmp_path / "mixed.tsv"
+    path.write_bytes(b"Acute\tB-Disease\r\r\nrenal\tI-Disease\r\n")
+    docs, report = _convert(nlp, path)
+    assert [_ents(d) for d in docs] == [[("Acute", "Disease")], [("renal", "Disease")]]
+    assert report.totals()["source"] == 2
+
+
+def test_document_over_the_limit(tmp_path: Path) -> None:
+    message = _error(_write(tmp_path, DOCSTART, name="long.tsv"), limits=Limits(max_chars=20))
+    assert message.startswith("[E024] long.tsv:3 [document long-00001]: the document has")
 
 
 def test_invalid_utf8_reports_its_own_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.tsv"
     path.write_bytes(b"Aspirin\tB-Chemical\n.\tO\n\nasthma\xff\tB-Disease\n")
     message = _error(path)
-    assert "bad.tsv:4:" in message and "not valid UTF-8" in message
+    assert message.startswith("[E001] bad.tsv:4:") and "not valid UTF-8" in message
 
 
 # -- command line -----------------------------------------------------------------------

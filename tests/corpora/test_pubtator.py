@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from spacy_bioner.cli import app
 from spacy_bioner.corpora.base import SOURCE_KEY
 from spacy_bioner.corpora.convert import convert_corpus, make_nlp
+from spacy_bioner.corpora.limits import Limits
 from spacy_bioner.corpora.pubtator import read_pubtator
 from spacy_bioner.corpora.report import ConversionReport
 from spacy_bioner.errors import BioNERInputError
@@ -167,9 +168,9 @@ def test_rejected_mentions(nlp: Language, tmp_path: Path) -> None:
     records = report.rejected_records
     assert [(r["line"], r["doc_id"], r["file"]) for r in records] == [
         (3, "7", "corpus.pubtator"), (5, "7", "corpus.pubtator"), (6, "7", "corpus.pubtator")]
-    assert records[0]["reason"] == "text mismatch: the offsets cover 'BRCA1'"
-    assert records[1]["reason"] == "offsets 95-100 outside the text (length 95)"
-    assert records[2]["reason"].startswith("empty or inverted offsets 10-10")
+    assert records[0]["reason"] == "[W012] text mismatch: the offsets cover 'BRCA1'"
+    assert records[1]["reason"] == "[W010] offsets 95-100 outside the text (length 95)"
+    assert records[2]["reason"].startswith("[W011] empty or inverted offsets 10-10")
 
 
 def test_text_lines_only(nlp: Language, tmp_path: Path) -> None:
@@ -207,19 +208,53 @@ HEAD = f"1002|t|{TITLE2}\n1002|a|{ABSTRACT2}\n"
         (HEAD + "1002\t0\n", 3, "is neither a text"),
         (HEAD + "1003|a|Another abstract.\n", 3, "PMID 1003 inside the block of PMID 1002"),
         (HEAD + "1002\t0\t5\tBRCA1\tGene\t672\n1002|a|More.\n", 4, "text line after mention lines"),
+        # offsets that are not plain integers: errors, never relations (whose 2nd column starts with a letter)
+        (HEAD + "1002\t\t5\tBRCA1\tGene\t672\n", 3, "offsets ''-'5' are not both non-negative integers"),
+        (HEAD + "1002\t0.0\t5\tBRCA1\tGene\t672\n", 3, "offsets '0.0'-'5' are not both"),
+        (HEAD + "1002\t+0\t5\tBRCA1\tGene\t672\n", 3, "offsets '+0'-'5' are not both"),
+        (HEAD + "1002\t0\t5.0\tBRCA1\tGene\t672\n", 3, "offsets '0'-'5.0' are not both"),
+        (HEAD + "1002\t\u0661\t5\tBRCA1\tGene\t672\n", 3, "are not both non-negative integers"),
     ],
 )
 def test_malformed_line(tmp_path: Path, content: str, line: int, expected: str) -> None:
     message = _error(_write(tmp_path, "\n" + content, name="bad.pubtator"))
-    assert f"bad.pubtator:{line + 1}:" in message  # the file starts with a blank line
+    assert message.startswith(f"[E006] bad.pubtator:{line + 1}: ")  # the file starts with a blank line
     assert expected in message
+
+
+def test_relation_lines_are_told_by_their_type(nlp: Language, tmp_path: Path) -> None:
+    content = HEAD + "1002\tCID\t672\tD061325\n1002\t Association\t672\tD061325\tNovel\n"
+    docs, report = _convert(nlp, _write(tmp_path, content))
+    assert report.skipped["relations"] == 2 and report.totals()["source"] == 0
+
+
+def test_offset_over_the_limit(tmp_path: Path) -> None:
+    message = _error(_write(tmp_path, HEAD + "1002\t0\t99999999999999999999999\tBRCA1\tGene\n", name="big.pubtator"))
+    assert message.startswith("[E023] big.pubtator:3: offset 99999999999999999999999 is larger than the maximum offset")
+
+
+def test_document_over_the_limit(tmp_path: Path) -> None:
+    path = _write(tmp_path, HEAD, name="long.pubtator")
+    with pytest.raises(BioNERInputError, match=r"^\[E024\] long\.pubtator \[document 1002\]: the document has"):
+        list(read_pubtator(path, ConversionReport(), limits=Limits(max_chars=50)))
+
+
+@pytest.mark.parametrize("label", ["", " "])
+def test_empty_type_is_rejected_not_exact(nlp: Language, tmp_path: Path, label: str) -> None:
+    # a span without a label would sit in doc.spans but never in doc.ents
+    content = HEAD + f"1002\t0\t5\tBRCA1\t{label}\t672\n1002\t53\t58\tBRCA1\tGene\t672\n"
+    docs, report = _convert(nlp, _write(tmp_path, content))
+    assert [(s.text, s.label_) for s in docs[0].spans["sc"]] == [("BRCA1", "Gene")]
+    assert report.totals() == {"source": 2, "exact": 1, "adjusted": 0, "rejected": 1, "dropped": 0}
+    (record,) = report.rejected_records
+    assert record["line"] == 3 and record["reason"].startswith("[W016] empty entity type")
 
 
 def test_invalid_utf8_reports_its_own_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.pubtator"
     path.write_bytes(HEAD.encode() + b"\n9|t|caf\xe9\n")
     message = _error(path)
-    assert "bad.pubtator:4:" in message and "not valid UTF-8" in message
+    assert message.startswith("[E001] bad.pubtator:4:") and "not valid UTF-8" in message
 
 
 def test_directory_skips_readme_files(nlp: Language, tmp_path: Path) -> None:

@@ -85,7 +85,7 @@ def test_brat_writer_renumbers_non_brat_ids() -> None:
 
 def test_brat_writer_refuses_labels_with_whitespace() -> None:
     src = SourceDocument("d", "Aspirin", "", [SourceAnnotation("T1", "Small molecule", [(0, 7)], "Aspirin")])
-    with pytest.raises(BioNERInputError, match="label 'Small molecule' cannot be written to BRAT"):
+    with pytest.raises(BioNERInputError, match=r"^\[E201\] Document d, annotation T1: label 'Small molecule' cannot be written to BRAT"):
         brat_from_source(src)
 
 
@@ -112,7 +112,8 @@ def test_malformed_brat_offsets_raise_with_file_and_line(tmp_path_factory: pytes
     (directory / "d.ann").write_text(f"{good}T9\tDisease {spec}\theadache\n", encoding="utf-8")
     with pytest.raises(BioNERInputError) as err:
         list(read_brat(directory, ConversionReport()))
-    assert f"d.ann:{before + 1}" in str(err.value)
+    assert str(err.value).startswith(f"[E002] d.ann:{before + 1}: ") or \
+        str(err.value).startswith(f"[E023] d.ann:{before + 1}: ")
 
 
 # -- BioC -----------------------------------------------------------------------------------------
@@ -176,14 +177,14 @@ def test_bioc_xml_writer_escapes_and_refuses_control_characters() -> None:
     src = SourceDocument("d", "a\r\nb <&> \"c\"", "", [SourceAnnotation("x\t\"1\"", "L", [(0, 3)], "a\r\n")])
     xml = bioc_xml_from_sources([src], date="2024-01-01")
     assert "&#13;" in xml and 'id="x&#9;&quot;1&quot;"' in xml
-    with pytest.raises(BioNERInputError, match="document 'd' passage 0: the text contains U\\+0007"):
+    with pytest.raises(BioNERInputError, match=r"^\[E202\] document 'd' passage 0: the text contains U\+0007"):
         bioc_xml_from_sources([SourceDocument("d", "bell\x07", "")])
 
 
 def test_writers_refuse_sentence_documents() -> None:
     src = SourceDocument("d", "Second sentence.", "", meta={"char_offset": 20})
     for write in (brat_from_source, lambda s: bioc_xml_from_sources([s]), lambda s: bioc_json_from_sources([s])):
-        with pytest.raises(BioNERInputError, match="merge_sentence_sources"):
+        with pytest.raises(BioNERInputError, match=r"^\[E200\] .*merge_sentence_sources"):
             write(src)
 
 
@@ -253,5 +254,5 @@ def test_conll_without_sentences_and_bad_scheme(nlp: Language) -> None:
     doc.ents = [doc.char_span(0, 7, label="Chemical")]
     assert conll_from_doc(doc) == "Aspirin\tB-Chemical\nworks\tO\n\n"
     assert conll_from_doc(nlp.make_doc("")) == ""
-    with pytest.raises(BioNERInputError, match="Unknown tag scheme 'bilou'"):
+    with pytest.raises(BioNERInputError, match=r"^\[E011\] Unknown tag scheme 'bilou'"):
         conll_from_doc(doc, "bilou")
