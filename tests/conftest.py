@@ -23,10 +23,16 @@ OPT_IN_MARKERS = {
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Add --slow and --gpu: tests marked so are skipped unless asked for."""
+    """Add --slow and --gpu (tests marked so are skipped unless asked for) and
+    the converter fuzzing budget (--fuzz-long, --fuzz-examples; see tests/corpora/conftest.py)."""
     for marker, needs in OPT_IN_MARKERS.items():
         parser.addoption(f"--{marker}", action="store_true", default=False,
                          help=f"run the tests marked {marker} (they need {needs})")
+    group = parser.getgroup("converter fuzzing")
+    group.addoption("--fuzz-long", action="store_true", default=False,
+                    help="fuzz the converters with 5,000 examples per format (default: the CI budget)")
+    group.addoption("--fuzz-examples", type=int, default=None, metavar="N",
+                    help="fuzz the converters with N examples per format")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

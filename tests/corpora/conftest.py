@@ -16,15 +16,6 @@ CI_EXAMPLES = 400
 LONG_EXAMPLES = 5000
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    """Add --fuzz-long and --fuzz-examples."""
-    group = parser.getgroup("converter fuzzing")
-    group.addoption("--fuzz-long", action="store_true", default=False,
-                    help=f"fuzz the converters with {LONG_EXAMPLES:,} examples per format (default {CI_EXAMPLES})")
-    group.addoption("--fuzz-examples", type=int, default=None, metavar="N",
-                    help="fuzz the converters with N examples per format")
-
-
 @pytest.fixture(scope="session")
 def fuzz_examples(request: pytest.FixtureRequest) -> int:
     """Examples per format for this run."""
