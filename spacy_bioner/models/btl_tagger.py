@@ -55,6 +55,7 @@ def build_btl_tagger(
     stride: int = 128,
     batch_size: int = 32,
     inference_bf16: bool = False,
+    training_bf16: bool = False,
 ) -> Model[list[PromptQuery], PromptScores]:
     """A multi-class BIO token classifier over an HF encoder (Rehman et al.).
 
@@ -70,12 +71,14 @@ def build_btl_tagger(
     stride (int): Subwords shared by consecutive windows of a long sentence,
         capped at half a window.
     batch_size (int): Maximum rows (sentence windows) per forward pass.
-    inference_bf16 (bool): Predict under bfloat16 autocast; training is float32.
+    inference_bf16 (bool): Predict under bfloat16 autocast.
+    training_bf16 (bool): Train under bfloat16 autocast (weights, gradients and
+        optimizer state stay float32); off by default.
     RETURNS (Model[list[PromptQuery], PromptScores]): The layer.
     """
     settings = LayerSettings(encoder, dropout, max_length, stride, batch_size)
     settings.check(ARCHITECTURE, N_MIN_LENGTH)
-    shim = BTLTaggerShim(dropout, inference_bf16)
+    shim = BTLTaggerShim(dropout, inference_bf16, training_bf16=training_bf16)
     return build_layer("btl_tagger", settings, shim, _init, architecture=ARCHITECTURE, pair=False, dims={"nO": None})
 
 

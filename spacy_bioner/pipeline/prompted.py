@@ -82,6 +82,7 @@ max_length = 512
 stride = 128
 batch_size = 32
 inference_bf16 = false
+training_bf16 = false
 """ + SPAN_SCORER_CONFIG_STR
 DEFAULT_MODEL, DEFAULT_SCORER = config_blocks(DEFAULT_CONFIG_STR)
 
