@@ -64,7 +64,7 @@ def dataset_info(doc: Doc) -> dict[str, Any] | None:
     RETURNS (dict[str, Any] | None): {"name": str | None, "labels": list[str] | None}, or None.
     """
     info = doc.user_data.get(DATASET_KEY) if doc.user_data else None
-    return info if isinstance(info, Mapping) else None
+    return dict(info) if isinstance(info, Mapping) else None
 
 
 def set_dataset_info(doc: Doc, name: str | None, labels: list[str] | None) -> None:
@@ -118,12 +118,12 @@ def fast_msgpack() -> Iterator[None]:
     saved = [registry.get_all for registry in registries]
     for registry in registries:
         found = registry.get_all()
-        registry.get_all = lambda found=found: found  # type: ignore[method-assign]
+        registry.get_all = lambda found=found: found
     try:
         yield
     finally:
         for registry, get_all in zip(registries, saved, strict=True):
-            registry.get_all = get_all  # type: ignore[method-assign]
+            registry.get_all = get_all
 
 
 # (path, mtime, limit, labels, name, spans_key) -> the dataset's reference docs

@@ -45,6 +45,7 @@ import spacy
 import srsly
 from spacy import util
 from spacy.language import Language
+from spacy.pipeline import TrainablePipe
 
 from ..errors import Errors
 from ..torch.knn import KNNVoter
@@ -138,18 +139,14 @@ class KNNPostLayer:
         self.data = (features, tags)
 
 
-class KNNSerialization:
+class KNNSerialization(TrainablePipe):
     """TrainablePipe's serialization (cfg, vocab, model) plus the k-NN: a
     "knn" field in bytes, a "knn" file on disk (a directory without it loads
     as not fitted). For a pipe with `_knn_layer`, `_knn_from_bytes` and `_check_loaded`."""
 
-    cfg: dict[str, Any]
-    vocab: Any
-    model: Any
     _knn_layer: KNNPostLayer
     _knn_from_bytes: Callable[[bytes], None]
     _check_loaded: Callable[[], None]
-    _validate_serialization_attrs: Callable[[], None]
 
     def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
         """Serialize the component (cfg, vocab, model, k-NN) to bytes.
@@ -258,17 +255,18 @@ def make_fit_knn(
     """
 
     def fit_knn_before_to_disk(nlp: Language) -> Language:
+        pipes: dict[str, Any] = dict(nlp.pipeline)
         if components is not None:
             for name in components:
                 if name not in nlp.pipe_names or not _has_knn(nlp.get_pipe(name)):
                     raise ValueError(Errors.E609.format(what=f"{name!r} is not a bioner_btl component of the pipeline"))
             names = list(components)
         else:
-            names = [name for name, pipe in nlp.pipeline if _has_knn(pipe) and pipe.knn]
+            names = [name for name, pipe in pipes.items() if _has_knn(pipe) and pipe.knn]
         # initialize() and every update discard the k-NN, so one still fitted was
         # fitted on these very weights (spacy train saves model-last twice at the
         # end with no update between): skipping saves a forward pass
-        names = [name for name in names if not nlp.get_pipe(name).knn_fitted]
+        names = [name for name in names if not pipes[name].knn_fitted]
         if not names:
             return nlp
         config = nlp.config.interpolate()
@@ -278,8 +276,7 @@ def make_fit_knn(
         except Exception as err:
             raise ValueError(Errors.E609.format(what=f"the corpus {dot_name!r} cannot be read: {err}")) from err
         for name in names:
-            pipe = nlp.get_pipe(name)
-            pipe.fit_knn(lambda: reader(nlp))
+            pipes[name].fit_knn(lambda: reader(nlp))
         return nlp
 
     return fit_knn_before_to_disk

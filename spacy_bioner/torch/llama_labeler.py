@@ -26,7 +26,7 @@ for rows longer than the window (4,096 tokens and more).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn.functional as F
@@ -90,7 +90,9 @@ class LlamaLabelerModule(nn.Module):
     @property
     def hidden_dtype(self) -> torch.dtype:
         """The dtype of the decoder's hidden states: that of its input embeddings."""
-        return self.decoder.get_input_embeddings().weight.dtype
+        embeddings = self.decoder.get_input_embeddings()
+        assert isinstance(embeddings, nn.Module)
+        return cast(torch.dtype, embeddings.weight.dtype)
 
     def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """The decoder's last hidden state under the configured mask.
