@@ -191,6 +191,18 @@ class DescribedLabels:
     vocab: Any
     cfg: dict[str, Any]
     labels_hint = "a mapping {label: description}, or a list"
+    _config_labels: Any = None
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """RETURNS (tuple[str, ...]): The labels, in the order they were added."""
+        return tuple(self.cfg["labels"])
+
+    def _start_labels(self, labels: Mapping[str, str | None] | Iterable[str] | None) -> None:
+        """Set the labels the component config gives, and remember them (W300)."""
+        if labels:
+            self.set_labels(labels)
+        self._config_labels = dict(self.cfg["labels"])
 
     def add_label(self, label: str, description: str | None = None) -> int:
         """Add a label, or give an existing label a new description.

@@ -56,22 +56,32 @@ def sentence_bounds(doc: Doc) -> list[tuple[int, int]]:
     return [(0, len(doc))]
 
 
-def gold_spans(reference: Doc, spans_key: str) -> list[GoldSpan] | None:
-    """Gold (start char, end char, label): the span group `spans_key` when the
-    doc has one (overlaps allowed), else `doc.ents`; None if neither is annotated.
+def gold_span_group(reference: Doc, spans_key: str) -> list[Span] | None:
+    """The gold spans the components train on: the span group `spans_key`
+    when the doc has one (overlaps allowed), else `doc.ents`; None if neither
+    is annotated.
 
     reference (Doc): The gold doc.
     spans_key (str): The span group.
-    RETURNS (list[GoldSpan] | None): The spans, in character offsets so that
-        differently tokenised docs can use them.
+    RETURNS (list[Span] | None): The spans of the reference doc.
     """
     if spans_key in reference.spans:
-        spans: Iterable[Span] = reference.spans[spans_key]
-    elif reference.has_annotation("ENT_IOB"):
-        spans = reference.ents
-    else:
-        return None
-    return [(s.start_char, s.end_char, s.label_) for s in spans]
+        return list(reference.spans[spans_key])
+    if reference.has_annotation("ENT_IOB"):
+        return list(reference.ents)
+    return None
+
+
+def gold_spans(reference: Doc, spans_key: str) -> list[GoldSpan] | None:
+    """The gold spans (see `gold_span_group`) as (start char, end char, label),
+    so that differently tokenised docs can use them.
+
+    reference (Doc): The gold doc.
+    spans_key (str): The span group.
+    RETURNS (list[GoldSpan] | None): The spans; None if the doc is not annotated.
+    """
+    spans = gold_span_group(reference, spans_key)
+    return None if spans is None else [(s.start_char, s.end_char, s.label_) for s in spans]
 
 
 def aligned_gold(doc: Doc, gold: Iterable[GoldSpan], labels: Iterable[str] | None = None) -> dict[str, list[Span]]:

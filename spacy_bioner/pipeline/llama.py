@@ -320,16 +320,9 @@ class LlamaLabeler(DescribedLabels, SpanTaggerPipe):
         self.cfg: dict[str, Any] = {"labels": {}}
         self._dbr_sampler: DBRSampler | None = None
         self._warned_no_kb = False
-        if labels:
-            self.set_labels(labels)
-        self._config_labels = dict(self.cfg["labels"])
+        self._start_labels(labels)
 
     # ---- labels -------------------------------------------------------------
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        """RETURNS (tuple[str, ...]): The labels, in the order they were added."""
-        return tuple(self.cfg["labels"])
 
     @property
     def type_names(self) -> dict[str, str]:

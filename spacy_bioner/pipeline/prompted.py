@@ -222,17 +222,9 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         # source document id -> labels annotated in it, from initialize()
         self._doc_labels: dict[str, set[str]] = {}
         self._pair_all = False
-        if labels:
-            self.set_labels(labels)
-        # what the component config asked for, to warn when initialize overrides it
-        self._config_labels = dict(self.cfg["labels"])
+        self._start_labels(labels)
 
     # ---- labels and thresholds -------------------------------------------
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        """RETURNS (tuple[str, ...]): The labels, in the order they were added."""
-        return tuple(self.cfg["labels"])
 
     @property
     def label_descriptions(self) -> dict[str, str]:

@@ -18,6 +18,7 @@ from spacy.util import filter_spans
 from spacy.vocab import Vocab
 
 from ...errors import BioNERInputError, Errors
+from ...pipeline._decode import gold_span_group
 from ...util import get_docs, read_doc_bin
 
 # Part of the sampling seed: changing it would change every k-shot sample, so it
@@ -154,11 +155,7 @@ def gold_spans(doc: Doc, spans_key: str) -> list[Span] | None:
     spans_key (str): The component's span group.
     RETURNS (list[Span] | None): The spans, or None if the doc is not annotated.
     """
-    if spans_key in doc.spans:
-        return list(doc.spans[spans_key])
-    if doc.has_annotation("ENT_IOB"):
-        return list(doc.ents)
-    return None
+    return gold_span_group(doc, spans_key)
 
 
 def label_counts(docs: Iterable[Doc], spans_key: str) -> Counter[str]:

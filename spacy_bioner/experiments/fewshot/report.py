@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -196,7 +196,7 @@ def _average_entry(k: int, seeds: Mapping[Any, Sequence[Mapping[str, Any]]]) -> 
 # ---- Markdown ------------------------------------------------------------------------
 
 
-def _pct(stat: Mapping[str, Any] | float | None) -> str:
+def pct_summary(stat: Mapping[str, Any] | float | None) -> str:
     """A score, or a summary as "mean ± sd", in %."""
     if not isinstance(stat, Mapping):
         return pct(stat)
@@ -238,7 +238,7 @@ def _markdown_average(report: Mapping[str, Any]) -> list[str]:
     rows = []
     for k, entry in report["summary"]["average"].items():
         gap = entry["token_f_gap"]
-        rows.append([k, *(_pct(entry[key]) for key in ("span_p", "span_r", "span_f", "token_f", "paper_token_f")),
+        rows.append([k, *(pct_summary(entry[key]) for key in ("span_p", "span_r", "span_f", "token_f", "paper_token_f")),
                      "-" if gap is None else f"{gap * 100:+.2f}"])
     columns = ["k", "span P", "span R", "span F1", "token F1", "paper token F1", "gap (points)"]
     return [
@@ -255,7 +255,7 @@ def _markdown_per_label(report: Mapping[str, Any]) -> list[str]:
     for label, by_k in report["summary"]["per_label"].items():
         for k, entry in by_k.items():
             used = ", ".join(str(u) for u in entry["k_used"])
-            rows.append([label, k, used, str(entry["n_runs"]), *(_pct(entry[metric]) for metric in METRICS)])
+            rows.append([label, k, used, str(entry["n_runs"]), *(pct_summary(entry[metric]) for metric in METRICS)])
     columns = ["label", "k", "k used", "runs", "span P", "span R", "span F1", "token P", "token R", "token F1"]
     lines = _table("Per hidden label", columns, "lrrrrrrrrr", rows)
     shots = report["settings"]["shots"]
@@ -295,6 +295,28 @@ def write_plot(report: Mapping[str, Any], path: Path) -> bool:
     path (Path): The PNG to write.
     RETURNS (bool): Whether the plot was written.
     """
+
+    def draw(ax: Any) -> list[int]:
+        ks = _plot_scores(ax, report["summary"])
+        paper = report["paper"]["token_f"]
+        ax.plot([int(k) for k in paper], [v * 100 for v in paper.values()], "k*", markersize=9,
+                label="paper token F1 (BioBERT)")
+        return sorted(set(ks) | {int(k) for k in paper})
+
+    return save_f1_plot(path, "bioner_prompted: zero- and few-shot F1 on hidden labels",
+                        "k (training sentences of the hidden label)", draw)
+
+
+def save_f1_plot(path: Path, title: str, xlabel: str, draw: Callable[[Any], list[int]]) -> bool:
+    """The figure of the zero- and few-shot reports: F1 (%) against k on a
+    symlog axis; `draw(ax)` draws the curves and returns the k ticks.
+
+    path (Path): The PNG to write.
+    title (str): The figure title.
+    xlabel (str): What k counts.
+    draw (Callable[[Any], list[int]]): Draws on the axes; RETURNS the ticks.
+    RETURNS (bool): Whether the plot was written (matplotlib is optional).
+    """
     if not matplotlib_available():
         return False
     import matplotlib
@@ -303,18 +325,14 @@ def write_plot(report: Mapping[str, Any], path: Path) -> bool:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    ks = _plot_scores(ax, report["summary"])
-    paper = report["paper"]["token_f"]
-    ax.plot([int(k) for k in paper], [v * 100 for v in paper.values()], "k*", markersize=9,
-            label="paper token F1 (BioBERT)")
+    ticks = draw(ax)
     ax.set_xscale("symlog", linthresh=1)
-    ticks = sorted(set(ks) | {int(k) for k in paper})
     ax.set_xticks(ticks)
     ax.set_xticklabels([str(k) for k in ticks])
     ax.set_ylim(0, 100)
-    ax.set_xlabel("k (training sentences of the hidden label)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("F1 (%)")
-    ax.set_title("bioner_prompted: zero- and few-shot F1 on hidden labels")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     fig.tight_layout()
@@ -324,14 +342,19 @@ def write_plot(report: Mapping[str, Any], path: Path) -> bool:
     return True
 
 
-def _plot_scores(ax: Any, summary: Mapping[str, Any]) -> list[int]:
-    """Draw the average F1 curves (with sd bars) and each label's token F1; RETURNS the k values."""
-    average = summary["average"]
+def plot_average(ax: Any, average: Mapping[str, Any], label: str) -> list[int]:
+    """Draw the average token and strict span F1 curves (mean ± sd bars); RETURNS the k values."""
     ks = [int(k) for k in average]
     for metric, name, style in (("token_f", "token F1", "-"), ("span_f", "strict span F1", "--")):
         means = [average[str(k)][metric]["mean"] * 100 for k in ks]
         sds = [(average[str(k)][metric]["sd"] or 0.0) * 100 for k in ks]
-        ax.errorbar(ks, means, yerr=sds, marker="o", linestyle=style, capsize=3, label=f"average {name}")
+        ax.errorbar(ks, means, yerr=sds, marker="o", linestyle=style, capsize=3, label=f"{label} {name}")
+    return ks
+
+
+def _plot_scores(ax: Any, summary: Mapping[str, Any]) -> list[int]:
+    """Draw the average F1 curves (with sd bars) and each label's token F1; RETURNS the k values."""
+    ks = plot_average(ax, summary["average"], "average")
     for label, by_k in summary["per_label"].items():
         label_ks = [int(k) for k in by_k]
         ax.plot(label_ks, [by_k[str(k)]["token_f"]["mean"] * 100 for k in label_ks],

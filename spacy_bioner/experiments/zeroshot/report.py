@@ -13,7 +13,7 @@ import srsly
 from wasabi import Printer
 
 from ..fewshot.evaluation import METRICS
-from ..fewshot.report import _pct, matplotlib_available, summarise
+from ..fewshot.report import pct_summary, plot_average, save_f1_plot, summarise
 
 #: The paper's zero-shot token F1 with BioBERT (Košprdić et al., table of hidden classes).
 PAPER_ZERO_SHOT_TOKEN_F = 0.3544
@@ -109,51 +109,31 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     lines += ["| prompt | k | token F1 | strict span F1 |", "|---|--:|--:|--:|"]
     for prompt, by_k in summary["average"].items():
         for k, entry in by_k.items():
-            lines.append(f"| {prompt} | {k} | {_pct(entry['token_f'])} | {_pct(entry['span_f'])} |")
+            lines.append(f"| {prompt} | {k} | {pct_summary(entry['token_f'])} | {pct_summary(entry['span_f'])} |")
     lines += ["", f"Paper (BioBERT, zero-shot token F1): {100 * report['paper_zero_shot_token_f']:.2f}", ""]
     lines += ["| label | prompt | k | token F1 | strict span F1 |", "|---|---|--:|--:|--:|"]
     for label, prompts in summary["per_label"].items():
         for prompt, by_k in prompts.items():
             for k, entry in by_k.items():
-                lines.append(f"| {label} | {prompt} | {k} | {_pct(entry['token_f'])} | {_pct(entry['span_f'])} |")
+                lines.append(f"| {label} | {prompt} | {k} | {pct_summary(entry['token_f'])} | {pct_summary(entry['span_f'])} |")
     lines += ["", "| label | corpus | prompt | k | token F1 | strict span F1 |", "|---|---|---|--:|--:|--:|"]
     for label, corpora in summary["per_corpus"].items():
         for corpus, prompts in corpora.items():
             for prompt, by_k in prompts.items():
                 for k, entry in by_k.items():
-                    lines.append(f"| {label} | {corpus} | {prompt} | {k} | {_pct(entry['token_f'])} "
-                                 f"| {_pct(entry['span_f'])} |")
+                    lines.append(f"| {label} | {corpus} | {prompt} | {k} | {pct_summary(entry['token_f'])} "
+                                 f"| {pct_summary(entry['span_f'])} |")
     return "\n".join(lines) + "\n"
 
 
 def write_plot(report: Mapping[str, Any], path: Path) -> bool:
     """Token and span F1 against k (description prompt; k = 0 is zero-shot), mean ± sd, if matplotlib is there."""
-    if not matplotlib_available():
-        return False
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def draw(ax: Any) -> list[int]:
+        ks = plot_average(ax, report["summary"]["average"].get("description", {}), "mean over held-out labels,")
+        ax.axhline(report["paper_zero_shot_token_f"] * 100, color="k", linestyle=":",
+                   label="paper zero-shot token F1 (BioBERT)")
+        return sorted(ks)
 
-    average = report["summary"]["average"].get("description", {})
-    ks = sorted(int(k) for k in average)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for metric, name, style in (("token_f", "token F1", "-"), ("span_f", "strict span F1", "--")):
-        means = [average[str(k)][metric]["mean"] * 100 for k in ks]
-        sds = [(average[str(k)][metric]["sd"] or 0.0) * 100 for k in ks]
-        ax.errorbar(ks, means, yerr=sds, marker="o", linestyle=style, capsize=3, label=f"mean over held-out labels, {name}")
-    ax.axhline(report["paper_zero_shot_token_f"] * 100, color="k", linestyle=":", label="paper zero-shot token F1 (BioBERT)")
-    ax.set_xscale("symlog", linthresh=1)
-    ax.set_xticks(ks)
-    ax.set_xticklabels([str(k) for k in ks])
-    ax.set_ylim(0, 100)
-    ax.set_xlabel("k (training sentences of the held-out label)")
-    ax.set_ylabel("F1 (%)")
-    ax.set_title("bioner_prompted base model: held-out labels")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return True
+    return save_f1_plot(path, "bioner_prompted base model: held-out labels",
+                        "k (training sentences of the held-out label)", draw)
