@@ -7,18 +7,13 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(
-    name="spacy_bioner",
-    help="Biomedical NER for spaCy: convert corpora, export encoders, evaluate pipelines, tune thresholds, run few-shot experiments.",
-    no_args_is_help=True,
-    add_completion=False,
-)
-
+app = typer.Typer(name="spacy_bioner", no_args_is_help=True, add_completion=False)
 
 
 @app.callback()
 def _root() -> None:
-    """Biomedical NER for spaCy: convert corpora, export encoders, evaluate pipelines, tune thresholds, run few-shot experiments."""
+    """Biomedical NER for spaCy: convert corpora, export encoders and decoders,
+    evaluate pipelines, tune thresholds, run few- and zero-shot experiments."""
 
 
 # Importing the command modules registers their commands on ``app``.
