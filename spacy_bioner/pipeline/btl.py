@@ -212,21 +212,7 @@ class BTLTagger(KNNSerialization, SpanTaggerPipe):
     vocab (Vocab): The shared vocabulary.
     model (Model[list[PromptQuery], PromptScores]): The layer.
     name (str): The component name.
-    labels (Iterable[str] | None): Entity labels.
-    spans_key (str): Span group for gold and predicted spans.
-    ents (bool): Also write doc.ents.
-    loss (str): "btl" or "atl".
-    btl_copies (str): "all" or "present".
-    class_weights (bool): Weighted cross-entropy.
-    weight_outside (bool): O weighted too.
-    subword_targets (str): "first" or "all".
-    knn (bool): Decode with the k-NN once fitted.
-    knn_k (int): Neighbours.
-    knn_metric (str): "euclidean" or "cosine".
-    knn_algorithm (str): "auto", "brute" or "kd_tree" (same neighbours).
-    knn_max_tokens (int): Most training words the k-NN stores.
-    knn_seed (int): Seed of that sample.
-    scorer (Callable | None): The scoring function.
+    The other settings are those of the factory, `make_btl_tagger`, documented there.
     """
 
     factory = "bioner_btl"

@@ -262,20 +262,7 @@ class LlamaLabeler(DescribedLabels, SpanTaggerPipe):
     vocab (Vocab): The shared vocabulary.
     model (Model[list[PromptQuery], PromptScores]): The layer.
     name (str): The component name.
-    labels (Mapping[str, str] | Iterable[str] | None): Label -> type name, or labels.
-    dataset (str | None): Dataset name for the instruction.
-    instruction (str): The instruction template.
-    spans_key (str): Span group for gold and predicted spans.
-    ents (bool): Also write doc.ents.
-    dbr (str): "retrieved", "random" or "off".
-    dbr_retriever (str): "tfidf" or an encoder.
-    dbr_pooling (str): "cls" or "mean".
-    dbr_threshold (float): Lowest cosine.
-    dbr_top_k (int): Names per phrase.
-    dbr_same_type (int): Names of the asked type per pseudo-sentence.
-    dbr_other_type (int): Names of other types per pseudo-sentence.
-    dbr_seed (int): Seed of the draws.
-    scorer (Callable | None): The scoring function.
+    The other settings are those of the factory, `make_llama_labeler`, documented there.
     """
 
     factory = "bioner_llama"

@@ -168,19 +168,9 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
     """Label-prompted token tagger: one (sentence, label) pair at a time.
 
     vocab (Vocab): The shared vocabulary.
-    model (Model[list[PromptQuery], PromptScores]): The tagger layer.
+    model (Model[list[PromptQuery], PromptScores]): The layer.
     name (str): The component name.
-    labels (Mapping[str, str] | None): Label -> description.
-    spans_key (str): Span group for gold and predicted spans.
-    threshold (float): Default word-probability threshold.
-    ents (bool): Also write doc.ents.
-    negative_rate (float): Probability of training on a label its document lacks.
-    max_negatives (int | None): Most sampled negative labels per training sentence.
-    name_rate (float): Probability that a training query reads the label's name.
-    label_tokens_positive (bool): Train description subwords as positive.
-    subword_targets (str): "all" or "first".
-    word_pooling (str): "max", "first" or "mean".
-    scorer (Callable | None): The scoring function.
+    The other settings are those of the factory, `make_prompted_tagger`, documented there.
     """
 
     def __init__(
