@@ -102,6 +102,10 @@ class Errors(metaclass=ErrorsWithCodes):
     E331 = "encode_queries(pair=False) builds rows '[CLS] sentence [SEP]' and reads no description: give queries with description '' (or pair=True)."
     E332 = "Unknown word pooling {method!r}. Choose one of: {options}."
     E333 = "Layer {name!r} holds no {kind}: it is not the spacy_bioner tagger layer this component needs. Use the architecture the component's default config names in its [model] block."
+    E340 = "Label text {text!r} takes {n} tokens with its special tokens, more than the {max_length} positions of the label encoder of spacy_bioner.LabelMatcher.v1. Shorten the description."
+    E341 = "The saved spacy_bioner.LabelMatcher.v1 model has {setting} = {saved!r} but the config gives {config!r}. Set {setting} in the component's [model] block to the saved value (it fixes the shapes of the saved weights)."
+    E342 = "Invalid label_pooling {pooling!r} in spacy_bioner.LabelMatcher.v1. Choose one of: {options}."
+    E343 = "The tokenizer of encoder {name!r} has no {token} token; spacy_bioner.LabelMatcher.v1 builds BERT-style rows '[CLS] sentence [SEP]'. Use a BERT-family encoder."
     E600 = "Unknown loss {loss!r} in component '{name}' (bioner_btl). Choose one of: {options} ('btl': one restricted-softmax copy per label, Rehman et al.; 'atl': ordinary cross-entropy over all tags)."
     E601 = "Unknown btl_copies {copies!r} in component '{name}' (bioner_btl). Choose one of: {options}."
     E602 = "Unknown knn_metric {metric!r} in component '{name}' (bioner_btl). Choose one of: {options}."
@@ -163,6 +167,26 @@ class Errors(metaclass=ErrorsWithCodes):
             "Install it with `pip install \"spacy-bioner[{extra}]\"` (in a clone of the repository: "
             "`pip install -e \".[{extra}]\"`).")
     E901 = "spacy_bioner.require_extra.v1: unknown extra {extra!r}. Choose one of: {options}."
+    # E910-E919: the base-model workflow (spacy_bioner.experiments.base, `spacy project run base`)
+    E910 = ("Document split file '{path}' is not valid: {what}. It must be a JSON object of split name -> list of "
+            "document ids (\"train\", \"dev\", \"test\"; a \"seed\" entry is kept as a note), each document in one split.")
+    E911 = ("Corpus '{corpus}': document {doc_id!r} of split '{split}' in '{split_file}' has no text file "
+            "'{doc_id}.txt' in '{source}'. Fix the split file or the corpus copy.")
+    E912 = ("Corpus '{corpus}' has no splits in the label catalogue: give a document split file for it "
+            "(--document-split {corpus}=PATH, e.g. configs/maccrobat_split.json for brat/maccrobat2020).")
+    E913 = ("Corpus '{corpus}' has splits in the label catalogue ({splits}): the document split file '{split_file}' "
+            "cannot split it again. Leave it out of --document-split.")
+    E914 = ("Corpus '{corpus}', split '{split}': nothing at '{path}'. Fetch the corpora (`spacy project run "
+            "corpora-base`, network needed) or point the corpora root (the project var corpora_root) at a copy laid out "
+            "like ../shared/corpora, e.g. --vars.corpora_root ../shared/corpora.")
+    E915 = ("The recipe reads corpus entry '{entry}' as split '{split}', which corpus '{corpus}' does not have (its "
+            "splits: {splits}). Write '{corpus}@SPLIT' in the recipe to read another split, or leave the corpus out.")
+    E916 = ("Default label {label!r} is not a label of the trained pipeline '{path}' (its labels: {labels}). "
+            "Choose labels the base model was trained on (--default-label).")
+    E917 = "Invalid --document-split {value!r}: write CORPUS_ID=PATH, e.g. brat/maccrobat2020=configs/maccrobat_split.json."
+    E918 = ("spacy_bioner.initialize_sourced.v1: {what}. It initializes components sourced from another pipeline "
+            "(e.g. [components.bioner_prompted] source = ${{paths.base}}) on the training corpus, which spaCy does not do.")
+    E919 = "'{path}' is not {what}: {err}. Write it with {how}."
 
 
 class BioNERInputError(ValueError):

@@ -32,7 +32,7 @@ WORKFLOW = ["encoder", "convert-sample", "train", "evaluate", "package"]
 COMMIT = re.compile(r"[0-9a-f]{40}")
 MD5 = re.compile(r"[0-9a-f]{32}")
 # the [paths] setting of each config that names its pretrained model (the var pretrained_path)
-PRETRAINED_PATH = {"prompted": "encoder", "btl": "encoder", "baseline_trf": "encoder", "llama": "base_model"}
+PRETRAINED_PATH = {"prompted": "encoder", "prompted_biencoder": "encoder", "btl": "encoder", "baseline_trf": "encoder", "llama": "base_model"}
 # the project files a copy of the project needs (`spacy project clone` would bring the repository)
 PROJECT_FILES = ["project.yml", "LICENSE", "configs", "scripts", "assets/sample"]
 

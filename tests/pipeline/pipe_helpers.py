@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,7 @@ class ComponentSpec:
         of the component) for the config round trip.
     roundtrip_model (dict): Non-default [model] settings for it.
     train (list): The training data.
+    variant (str): Tells apart specs of one factory (e.g. another architecture).
     """
 
     factory: str
@@ -81,9 +82,15 @@ class ComponentSpec:
     roundtrip: dict[str, Any] = field(default_factory=dict)
     roundtrip_model: dict[str, Any] = field(default_factory=dict)
     train: list[tuple[str, Gold]] = field(default_factory=lambda: list(TRAIN))
+    variant: str = ""
+
+    @property
+    def id(self) -> str:
+        """RETURNS (str): The spec's name in test ids and caches: the factory, and its variant."""
+        return f"{self.factory}-{self.variant}" if self.variant else self.factory
 
     def __repr__(self) -> str:
-        return self.factory
+        return self.id
 
 
 def _fit_knn(nlp: Language, examples: list[Example]) -> int:
@@ -101,6 +108,13 @@ PROMPTED = ComponentSpec(
     fit={"lr": 5e-3, "max_steps": 300, "every": 10},
     roundtrip={"threshold": 0.4, "negative_rate": 0.2},
     roundtrip_model={"tag_scheme": "bio", "max_length": 64},
+)
+# bioner_prompted with the bi-encoder layer: the same pipe, another [model]
+LABEL_MATCHER = replace(
+    PROMPTED,
+    model={"@architectures": "spacy_bioner.LabelMatcher.v1", "dropout": 0.0, "dim": 32},
+    roundtrip_model={"tag_scheme": "bio", "max_length": 64, "label_pooling": "cls", "dim": 16},
+    variant="label_matcher",
 )
 BTL = ComponentSpec(
     factory="bioner_btl",
@@ -163,10 +177,10 @@ def trained_pipeline(spec: ComponentSpec, request: pytest.FixtureRequest, *, lab
     """
     labels = spec.labels if labels is None else labels
     cache = request.getfixturevalue("session_cache")
-    key = ("trained", spec.factory, json.dumps(labels))
+    key = ("trained", spec.id, json.dumps(labels))
     if key not in cache:
         source = Path(request.getfixturevalue(spec.model_fixture))
-        tmp = request.getfixturevalue("tmp_path_factory").mktemp(f"{spec.factory}_model")
+        tmp = request.getfixturevalue("tmp_path_factory").mktemp(f"{spec.id}_model")
         cache[key] = _overfit(spec, Path(shutil.copytree(source, tmp / "model")), labels)
     return cache[key]
 

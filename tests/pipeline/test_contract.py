@@ -14,6 +14,7 @@ import pytest
 import spacy
 from pipe_helpers import (
     BTL,
+    LABEL_MATCHER,
     LLAMA,
     PROMPTED,
     TRAIN,
@@ -32,14 +33,14 @@ from spacy.language import Language
 from spacy.training import Example
 from thinc.api import Config
 
-SPECS = [PROMPTED, BTL, LLAMA]
+SPECS = [PROMPTED, LABEL_MATCHER, BTL, LLAMA]
 SCORE_WEIGHTS = {"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0}
 # the training texts and two unseen ones
 TEXTS = [text for text, _ in TRAIN] + ["Tamoxifen and cisplatin in breast cancer .", "Tamoxifen ."]
 Predictions = list[list[tuple[int, int, str, float]]]
 
 
-@pytest.fixture(scope="module", params=SPECS, ids=[spec.factory for spec in SPECS])
+@pytest.fixture(scope="module", params=SPECS, ids=[spec.id for spec in SPECS])
 def spec(request: pytest.FixtureRequest) -> ComponentSpec:
     return request.param
 

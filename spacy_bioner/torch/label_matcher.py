@@ -1,0 +1,149 @@
+"""The network of the bi-encoder tagger: text and labels encoded apart, then matched.
+
+The sentence is read once (``[CLS] window [SEP]``) whatever the number of
+labels, each label text once (``[CLS] label [SEP]``, mean-pooled or its
+[CLS]), by the same encoder or a second one. Both sides are projected to a
+shared space of `dim` values; a label becomes one vector per tag, and the
+logit of tag k at a subword is the dot product of the subword's vector with
+the label's vector k, plus a bias (a bilinear score). The design idea is the
+bi-encoder span model of GLiNER (Zaratiana et al.); here it scores subwords
+with the binary (or BIO) tags of the cross-encoder, so the same pipe decodes
+both. The softmax is left to the caller.
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
+
+#: How a label's encoder output becomes one vector.
+LABEL_POOLING = ("mean", "cls")
+
+
+class LabelMatcherModule(nn.Module):
+    """Text encoder, label encoder (or the same), projections and a bilinear score.
+
+    encoder (PreTrainedModel): The text encoder (output `last_hidden_state`).
+    label_encoder (PreTrainedModel | None): The label encoder; None: `encoder`.
+    n_tags (int): Tags per subword (2: outside/inside; 3: O/B/I).
+    dim (int): Size of the shared space.
+    dropout (float): Dropout on both encoders' outputs before the projections.
+    label_pooling (str): "mean" (over the label's tokens, [CLS] and [SEP]
+        included, as sentence-transformers pool) or "cls".
+    """
+
+    def __init__(
+        self,
+        encoder: PreTrainedModel,
+        label_encoder: PreTrainedModel | None = None,
+        n_tags: int = 2,
+        dim: int = 256,
+        dropout: float = 0.1,
+        label_pooling: str = "mean",
+    ) -> None:
+        super().__init__()
+        if n_tags < 2:
+            raise ValueError(f"n_tags must be at least 2, not {n_tags}")
+        if dim < 1:
+            raise ValueError(f"dim must be at least 1, not {dim}")
+        if label_pooling not in LABEL_POOLING:
+            raise ValueError(f"label_pooling must be one of {LABEL_POOLING}, not {label_pooling!r}")
+        self.encoder = encoder
+        self.label_encoder = label_encoder
+        self.n_tags = n_tags
+        self.dim = dim
+        self.label_pooling = label_pooling
+        self.dropout = nn.Dropout(dropout)
+        label_side = encoder if label_encoder is None else label_encoder
+        self.text_proj = nn.Linear(int(encoder.config.hidden_size), dim)
+        self.label_proj = nn.Linear(int(label_side.config.hidden_size), n_tags * dim)
+        self.bias = nn.Parameter(torch.zeros(n_tags))
+        # the initialisation BERT uses for its task heads
+        std = float(getattr(encoder.config, "initializer_range", 0.02))
+        for layer in (self.text_proj, self.label_proj):
+            nn.init.normal_(layer.weight, mean=0.0, std=std)
+            nn.init.zeros_(layer.bias)
+
+    @property
+    def shared(self) -> bool:
+        """RETURNS (bool): Whether labels are read by the text encoder."""
+        return self.label_encoder is None
+
+    def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Project every position of single-segment rows into the shared space.
+
+        input_ids (torch.Tensor): (rows, length) token ids.
+        attention_mask (torch.Tensor): (rows, length), 1 for tokens, 0 for padding.
+        RETURNS (torch.Tensor): (rows, length, dim) vectors.
+        """
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, return_dict=True)
+        return self.text_proj(self.dropout(hidden.last_hidden_state))
+
+    def encode_labels(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """One vector per tag for each label text.
+
+        input_ids (torch.Tensor): (labels, length) token ids of ``[CLS] label [SEP]``.
+        attention_mask (torch.Tensor): (labels, length), 1 for tokens, 0 for padding.
+        RETURNS (torch.Tensor): (labels, n_tags, dim) vectors.
+        """
+        encoder = self.encoder if self.label_encoder is None else self.label_encoder
+        hidden = encoder(input_ids=input_ids, attention_mask=attention_mask, return_dict=True).last_hidden_state
+        if self.label_pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return self.label_proj(self.dropout(pooled)).view(-1, self.n_tags, self.dim)
+
+    def score(self, tokens: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The bilinear score of each row's positions against its label.
+
+        tokens (torch.Tensor): (rows, length, dim) position vectors.
+        labels (torch.Tensor): (rows, n_tags, dim) the vectors of each row's label.
+        RETURNS (torch.Tensor): (rows, length, n_tags) logits.
+        """
+        scores = torch.einsum("rld,rkd->rlk", tokens, labels.to(tokens.dtype))
+        return scores / math.sqrt(self.dim) + self.bias
+
+    def forward(
+        self,
+        text_chunks: list[tuple[torch.Tensor, torch.Tensor]],
+        gathers: list[tuple[torch.Tensor, torch.Tensor]],
+        labels: torch.Tensor | None = None,
+        label_ids: torch.Tensor | None = None,
+        label_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Encode the distinct rows once, then score every (row, label) pair asked.
+
+        text_chunks (list[tuple[torch.Tensor, torch.Tensor]]): Per padded chunk of
+            distinct text rows, (input_ids, attention_mask).
+        gathers (list[tuple[torch.Tensor, torch.Tensor]]): Per output chunk,
+            (positions, label index): positions (rows, length) index the
+            unpadded text positions, all chunks concatenated in order (the
+            index one past the last is a zero vector, for padding); label
+            index (rows,) says which label each row is scored against.
+        labels (torch.Tensor | None): (labels, n_tags, dim) label vectors
+            computed before (the cache of prediction); None: encode them here
+            from `label_ids` and `label_mask` (training: in the same graph).
+        label_ids (torch.Tensor | None): (labels, length) label token ids.
+        label_mask (torch.Tensor | None): (labels, length) their attention mask.
+        RETURNS (torch.Tensor): The logits of every output chunk, flattened
+            and concatenated in order.
+        """
+        if labels is None:
+            if label_ids is None or label_mask is None:
+                raise ValueError("give either labels or label_ids and label_mask")
+            labels = self.encode_labels(label_ids, label_mask)
+        flat = [self.encode_text(ids, mask)[mask.bool()] for ids, mask in text_chunks]
+        dtype = flat[0].dtype if flat else labels.dtype
+        flat.append(torch.zeros((1, self.dim), dtype=dtype, device=labels.device))
+        positions = torch.cat(flat)
+        outputs = [self.score(positions[index], labels[label]).reshape(-1) for index, label in gathers]
+        if not outputs:
+            return labels.new_zeros((0,))
+        return torch.cat(outputs)

@@ -1,0 +1,120 @@
+"""The bi-encoder module alone (pure torch): shapes, pooling, the shared and
+the separate label encoder, the gathers, and gradients in training."""
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import BertConfig, BertModel
+
+from spacy_bioner.torch.label_matcher import LabelMatcherModule
+
+
+def tiny_encoder(seed: int = 0, hidden: int = 16) -> BertModel:
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=40, hidden_size=hidden, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=32)
+    return BertModel(config)
+
+
+def module(**kwargs: object) -> LabelMatcherModule:
+    torch.manual_seed(1)
+    out = LabelMatcherModule(tiny_encoder(), dim=8, dropout=0.0, **kwargs)  # type: ignore[arg-type]
+    # non-zero projections and bias: the tests compare real numbers
+    for p in (out.text_proj.weight, out.label_proj.weight):
+        torch.nn.init.normal_(p, std=0.5)
+    torch.nn.init.normal_(out.bias)
+    return out.eval()
+
+
+def text_chunk() -> tuple[torch.Tensor, torch.Tensor]:
+    ids = torch.tensor([[1, 5, 6, 7, 2], [1, 8, 2, 0, 0]])
+    return ids, (ids > 0).long()
+
+
+def label_tokens() -> tuple[torch.Tensor, torch.Tensor]:
+    ids = torch.tensor([[1, 9, 10, 2], [1, 11, 2, 0]])
+    return ids, (ids > 0).long()
+
+
+def test_shapes_and_pooling() -> None:
+    m = module()
+    ids, mask = text_chunk()
+    assert m.encode_text(ids, mask).shape == (2, 5, 8)
+    labels = m.encode_labels(*label_tokens())
+    assert labels.shape == (2, 2, 8)
+    # mean pooling ignores padding: the padded label equals itself alone
+    alone = m.encode_labels(torch.tensor([[1, 11, 2]]), torch.ones((1, 3), dtype=torch.long))
+    torch.testing.assert_close(labels[1], alone[0], rtol=1e-5, atol=1e-6)
+    cls = module(label_pooling="cls")
+    hidden = cls.encoder(input_ids=torch.tensor([[1, 11, 2]])).last_hidden_state[:, 0]
+    expected = cls.label_proj(hidden).view(1, 2, 8)
+    torch.testing.assert_close(cls.encode_labels(torch.tensor([[1, 11, 2]]), torch.ones((1, 3), dtype=torch.long)),
+                               expected)
+
+
+def test_score_is_a_bilinear_form() -> None:
+    m = module(n_tags=3)
+    tokens = torch.randn(2, 4, 8)
+    labels = torch.randn(2, 3, 8)
+    scores = m.score(tokens, labels)
+    assert scores.shape == (2, 4, 3)
+    expected = (tokens[1, 2] @ labels[1, 2]) / 8 ** 0.5 + m.bias[2]
+    torch.testing.assert_close(scores[1, 2, 2], expected)
+
+
+def test_forward_gathers_rows_and_labels() -> None:
+    m = module()
+    ids, mask = text_chunk()
+    tokens = m.encode_text(ids, mask)
+    labels = m.encode_labels(*label_tokens())
+    n_positions = int(mask.sum())
+    # one output chunk: text row 1 against label 0, text row 0 against label 1
+    positions = torch.tensor([[5, 6, 7, n_positions, n_positions], [0, 1, 2, 3, 4]])
+    out = m([(ids, mask)], [(positions, torch.tensor([0, 1]))], labels=labels)
+    logits = out.view(2, 5, 2)
+    torch.testing.assert_close(logits[0, :3], m.score(tokens[1:2, :3], labels[0:1])[0])
+    torch.testing.assert_close(logits[1], m.score(tokens[0:1], labels[1:2])[0])
+    # padding positions read the zero vector: their logits are the bias
+    torch.testing.assert_close(logits[0, 3:], m.bias.expand(2, 2))
+    # label vectors given or encoded in the same pass: the same logits
+    again = m([(ids, mask)], [(positions, torch.tensor([0, 1]))], label_ids=label_tokens()[0],
+              label_mask=label_tokens()[1])
+    torch.testing.assert_close(again, out)
+
+
+def test_gradients_reach_both_sides() -> None:
+    for label_encoder in (None, tiny_encoder(seed=3)):
+        m = LabelMatcherModule(tiny_encoder(), label_encoder, dim=8, dropout=0.1).train()
+        ids, mask = text_chunk()
+        out = m([(ids, mask)], [(torch.tensor([[0, 1, 2, 3, 4]]), torch.tensor([1]))],
+                label_ids=label_tokens()[0], label_mask=label_tokens()[1])
+        out.sum().backward()
+        label_side = m.encoder if label_encoder is None else m.label_encoder
+        assert m.shared == (label_encoder is None)
+        assert m.encoder.embeddings.word_embeddings.weight.grad is not None
+        assert label_side.embeddings.word_embeddings.weight.grad[11].abs().sum() > 0
+        assert m.label_proj.weight.grad.abs().sum() > 0 and m.text_proj.weight.grad.abs().sum() > 0
+
+
+def test_separate_label_encoder_has_its_own_size() -> None:
+    m = LabelMatcherModule(tiny_encoder(), tiny_encoder(seed=2, hidden=24), dim=8)
+    assert m.label_proj.in_features == 24 and m.text_proj.in_features == 16
+    assert any(key.startswith("label_encoder.") for key in m.state_dict())
+    assert not any(key.startswith("label_encoder.") for key in module().state_dict())
+
+
+def test_invalid_arguments() -> None:
+    with pytest.raises(ValueError, match="n_tags"):
+        LabelMatcherModule(tiny_encoder(), n_tags=1)
+    with pytest.raises(ValueError, match="dim"):
+        LabelMatcherModule(tiny_encoder(), dim=0)
+    with pytest.raises(ValueError, match="label_pooling"):
+        LabelMatcherModule(tiny_encoder(), label_pooling="max")
+    with pytest.raises(ValueError, match="label_ids"):
+        module()([text_chunk()], [])
+
+
+def test_no_output_chunks() -> None:
+    m = module()
+    out = m([], [], labels=torch.zeros((1, 2, 8)))
+    assert out.shape == (0,)
