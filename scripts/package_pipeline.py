@@ -73,8 +73,10 @@ def check_trained_on(pipeline: Path, corpus: str) -> None:
     pipeline (Path): The pipeline directory.
     corpus (str): The corpus name the licences are taken for.
     """
-    trained_on = str(load_config(pipeline / "config.cfg", interpolate=False)["paths"].get("train"))
-    expected = Path("corpus") / corpus / "train.spacy"
+    paths = load_config(pipeline / "config.cfg", interpolate=False)["paths"]
+    # a single-corpus config reads paths.train; the base recipe reads a corpus root (paths.corpus)
+    trained_on = str(paths.get("train") if "train" in paths else paths.get("corpus"))
+    expected = Path("corpus") / corpus / ("train.spacy" if "train" in paths else "")
     if Path(trained_on) != expected:
         msg.warn(f"{pipeline} was trained on {trained_on}, not {expected}",
                  f"The package's LICENSES_SOURCES describes corpus '{corpus}': pass the corpus it was trained on.")

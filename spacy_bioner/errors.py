@@ -181,8 +181,8 @@ class Errors(metaclass=ErrorsWithCodes):
             "like ../shared/corpora, e.g. --vars.corpora_root ../shared/corpora.")
     E915 = ("The recipe reads corpus entry '{entry}' as split '{split}', which corpus '{corpus}' does not have (its "
             "splits: {splits}). Write '{corpus}@SPLIT' in the recipe to read another split, or leave the corpus out.")
-    E916 = ("Default label {label!r} is not a label of the trained pipeline '{path}' (its labels: {labels}). "
-            "Choose labels the base model was trained on (--default-label).")
+    E916 = ("Default label {label!r} of the package: {what}. Choose catalogue labels the base model '{path}' was "
+            "trained on, with different catalogue names (--default-label).")
     E917 = "Invalid --document-split {value!r}: write CORPUS_ID=PATH, e.g. brat/maccrobat2020=configs/maccrobat_split.json."
     E918 = ("spacy_bioner.initialize_sourced.v1: {what}. It initializes components sourced from another pipeline "
             "(e.g. [components.bioner_prompted] source = ${{paths.base}}) on the training corpus, which spaCy does not do.")

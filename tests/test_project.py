@@ -32,7 +32,8 @@ WORKFLOW = ["encoder", "convert-sample", "train", "evaluate", "package"]
 COMMIT = re.compile(r"[0-9a-f]{40}")
 MD5 = re.compile(r"[0-9a-f]{32}")
 # the [paths] setting of each config that names its pretrained model (the var pretrained_path)
-PRETRAINED_PATH = {"prompted": "encoder", "prompted_biencoder": "encoder", "btl": "encoder", "baseline_trf": "encoder", "llama": "base_model"}
+PRETRAINED_PATH = {"prompted": "encoder", "prompted_biencoder": "encoder", "btl": "encoder", "baseline_trf": "encoder",
+                   "llama": "base_model", "from_base": "base"}
 # the project files a copy of the project needs (`spacy project clone` would bring the repository)
 PROJECT_FILES = ["project.yml", "LICENSE", "configs", "scripts", "assets/sample"]
 
@@ -85,7 +86,8 @@ def test_project_commands_declare_deps_and_outputs() -> None:
 
 def test_one_train_and_one_evaluate_command_for_every_config() -> None:
     raw = {cmd["name"]: cmd for cmd in srsly.read_yaml(ROOT / "project.yml")["commands"]}
-    assert not [name for name in raw if re.fullmatch(r"(train|evaluate)-.+", name)]
+    # one train and one evaluate for the configs; the base-model workflow has its own (multi-corpus) pair
+    assert not [name for name in raw if re.fullmatch(r"(train|evaluate)-(?!base$).+", name)]
     train, evaluate = raw["train"]["script"], raw["evaluate"]["script"]
     assert train[0].startswith("python -m spacy train configs/${vars.config}.cfg --output training/${vars.name} ")
     assert "--output metrics/${vars.name}.json" in evaluate[0]
@@ -166,7 +168,8 @@ def test_every_asset_is_pinned_and_checksummed() -> None:
             assert COMMIT.fullmatch(source["commit"]) and source["repo"].startswith("https://"), asset["dest"]
             assert asset["dest"].startswith("assets/corpora/"), asset["dest"]
     pinned = [a["dest"] for a in assets if "pinned_git" in a]
-    assert len(pinned) == 5
+    # the five corpora of the extra assets, plus the base recipe's AnatEM and CG splits and MACCROBAT
+    assert len(pinned) == 12
     # fetch-corpus fetches assets/corpora/${vars.git_corpus}: its default must be one of them
     assert f"assets/corpora/{_project()['vars']['git_corpus']}" in pinned
 
