@@ -16,8 +16,8 @@ from wasabi import msg
 from spacy_bioner.cli import app
 from spacy_bioner.cli._util import fail, get_docs, load_pipeline, read_doc_bin
 from spacy_bioner.errors import Errors
+from spacy_bioner.pipeline._thresholds import THRESHOLD_GRID
 from spacy_bioner.pipeline.prompted import PromptedTagger
-from spacy_bioner.pipeline.thresholds import THRESHOLD_GRID
 from spacy_bioner.util import pct
 
 

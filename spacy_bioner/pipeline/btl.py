@@ -33,7 +33,7 @@ ours, documented here and set in the component config:
   the logits of each word's first subword gives the final tag; fitted by
   ``fit_knn`` or, in ``spacy train``, the ``spacy_bioner.fit_knn.v1``
   callback. The choices (features, sample, search, scores, fitting in
-  ``spacy train``) are documented in ``spacy_bioner.pipeline.btl_knn``.
+  ``spacy train``) are documented in ``spacy_bioner.pipeline._btl_knn``.
 * Sentences, gold and output are those of ``bioner_prompted``: ``doc.sents``
   when set, else the whole doc; gold from ``doc.spans[spans_key]`` else
   ``doc.ents``; spans in ``doc.spans[spans_key]`` with scores in its
@@ -69,6 +69,7 @@ from ._base import (
     check_subword_targets,
     config_blocks,
 )
+from ._btl_knn import KNN_FIT_BATCH, KNNData, KNNPostLayer, KNNSerialization, cap_words
 from ._decode import (
     DocPrediction,
     aligned_gold,
@@ -84,7 +85,6 @@ from ._decode import (
     store_word_probs,
 )
 from ._loss import loss_and_gradient
-from .btl_knn import KNN_FIT_BATCH, KNNData, KNNPostLayer, KNNSerialization, cap_words
 
 LOSSES = ("btl", "atl")
 

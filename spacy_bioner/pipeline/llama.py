@@ -35,7 +35,7 @@ What the component reads and writes:
   ``doc.spans[spans_key]`` with its score (mean P(B) + P(I) of its words) in
   ``attrs["scores"]``; with ``ents``, a non-overlapping subset (highest score
   first) goes to ``doc.ents``.
-* Dense Bioentities Recognition (``dbr``, see spacy_bioner.pipeline.dbr): in
+* Dense Bioentities Recognition (``dbr``, see spacy_bioner.pipeline._dbr): in
   training, each (sentence, label) row gets a pseudo-sentence of retrieved
   knowledge-base names read with the instruction without the dataset.
   ``initialize()`` builds the knowledge base from the training spans plus an
@@ -78,6 +78,7 @@ from ._base import (
     config_blocks,
     invalid_setting,
 )
+from ._dbr import DBR_MODES, DBR_POOLING, DBRSampler, KnowledgeBase, make_retriever
 from ._decode import (
     DocPrediction,
     aligned_gold,
@@ -92,7 +93,6 @@ from ._decode import (
     store_word_probs,
 )
 from ._loss import loss_and_gradient
-from .dbr import DBR_MODES, DBR_POOLING, DBRSampler, KnowledgeBase, make_retriever
 
 #: The paper's instruction (VANER's code, with the trailing space before the sentence).
 DEFAULT_INSTRUCTION = "If any {type} entity is mentioned in the {dataset} input, extract it. ##input: "

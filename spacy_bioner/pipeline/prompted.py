@@ -70,7 +70,7 @@ from ._decode import (
     store_word_probs,
 )
 from ._loss import loss_and_gradient
-from .thresholds import THRESHOLD_GRID, tune_thresholds
+from ._thresholds import THRESHOLD_GRID, tune_thresholds
 
 DEFAULT_CONFIG_STR = """
 [model]

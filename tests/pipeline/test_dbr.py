@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy
 import pytest
 
-from spacy_bioner.pipeline.dbr import (
+from spacy_bioner.pipeline._dbr import (
     DBRSampler,
     EncoderRetriever,
     KnowledgeBase,
