@@ -511,3 +511,38 @@ def test_base_corpora_assets_match_the_shared_copies() -> None:
                 assert _upstream_checksum(copy, extras) == checksum, dest
             checked.add(dest)
     assert len(checked) == 11 * 3 + 2 + 6 + 1 + 3  # CoNLL files (JNLPBA: 2), BRAT split folders, MACCROBAT, BioRED
+
+
+# ---- configs/base_biencoder.cfg: the same recipe, the bi-encoder layer -----------------------
+
+
+def test_base_biencoder_recipe_differs_only_in_the_layer_and_negatives() -> None:
+    base = spacy.util.load_config(BASE_CFG, interpolate=False)
+    bi = spacy.util.load_config(ROOT / "configs" / "base_biencoder.cfg", interpolate=False)
+    assert bi["components"]["bioner_prompted"]["model"]["@architectures"] == "spacy_bioner.LabelMatcher.v1"
+    assert bi["components"]["bioner_prompted"]["max_negatives"] is None
+    for section in ("catalogue", "corpora", "training", "initialize", "paths", "nlp"):
+        assert bi[section] == base[section], section
+    shared = set(base["components"]["bioner_prompted"]["model"]) - {"@architectures"}
+    for key in shared:
+        assert bi["components"]["bioner_prompted"]["model"][key] == base["components"]["bioner_prompted"]["model"][key]
+
+
+def test_base_biencoder_trains_on_the_converted_corpora(converted: Path, tiny_bert_dir: Path) -> None:
+    output = converted.parent.parent / "training" / "base_biencoder"
+    overrides = {"paths.corpus": str(converted), "paths.encoder": str(tiny_bert_dir), "catalogue.corpora": CORPORA,
+                 "catalogue.dev_corpora": CORPORA, "training.max_steps": 2, "training.eval_frequency": 1,
+                 "training.optimizer.learn_rate.warmup_steps": 1}
+    spacy_train(ROOT / "configs" / "base_biencoder.cfg", output, use_gpu=-1, overrides=overrides)
+    nlp = spacy.load(output / "model-best")
+    pipe = nlp.get_pipe("bioner_prompted")
+    assert nlp.config["components"]["bioner_prompted"]["model"]["@architectures"] == "spacy_bioner.LabelMatcher.v1"
+    assert {"disease", "chemical"} <= {label.split(".")[-1] for label in pipe.labels}
+    doc = nlp("Aspirin caused nausea.")
+    assert "sc" in doc.spans
+
+
+def test_project_base_config_var_switches_the_architecture() -> None:
+    train = shlex.split(_commands(base_config="configs/base_biencoder.cfg")["train-base"]["script"][0])
+    assert train[:5] == ["python", "-m", "spacy", "train", "configs/base_biencoder.cfg"]
+    assert "configs/base_biencoder.cfg" in _commands(base_config="configs/base_biencoder.cfg")["train-base"]["deps"]
