@@ -187,6 +187,79 @@ class Errors(metaclass=ErrorsWithCodes):
     E918 = ("spacy_bioner.initialize_sourced.v1: {what}. It initializes components sourced from another pipeline "
             "(e.g. [components.bioner_prompted] source = ${{paths.base}}) on the training corpus, which spaCy does not do.")
     E919 = "'{path}' is not {what}: {err}. Write it with {how}."
+    # E950-E999: annotate (spacy_bioner.annotate)
+    # E950-E964: reading the inputs and writing the outputs (spacy_bioner.annotate.inputs, .outputs)
+    E950 = ("INPUT '{input}': no file matches the pattern. Check it (quote it, so that the shell does not "
+            "expand it), or give a file or a directory.")
+    E951 = ("'{first}' and '{second}' are the same {what} once '.gz' is dropped, so it is not clear which to "
+            "read, and both would be written to the same output. Keep one of them.")
+    E952 = "'{path}' is not a readable gzip file ({err}). Decompress it, or replace the damaged file."
+    E953 = "{loc}: reading stopped at document #{n}, so it and any document after it in the file are not annotated: {err}"
+    E954 = ("{loc}: malformed JSONL document: {what}. Each line must be one JSON object such as "
+            "{{\"id\": \"d1\", \"text\": \"...\", \"spans\": [{{\"start\": 0, \"end\": 5, \"label\": \"Disease\"}}]}}.")
+    E955 = ("{loc}: document #{n} was planned, but the file now holds {found} document(s): it changed since "
+            "the run was planned. Restore it, or start again with --overwrite.")
+    E957 = ("Document {doc_id!r} of '{file}' cannot be written as PubTator: {what}. Choose another output "
+            "format (bioc-json, jsonl), or rename it.")
+    E958 = ("Shard {index} ({file}) has no output '{path}': it did not finish. Rerun with --resume to redo it.")
+    E959 = ("The input files '{first}' and '{second}' would both be written to '{target}' ({fmt} output). "
+            "Rename one of them, or give them as two runs.")
+    E960 = ("'{path}' is not a shard output written by `annotate` ({what}): it was changed or damaged. Delete it "
+            "and its status record (.annotate/shards/{index:06d}.json) and rerun with --resume.")
+    E961 = ("Documents #{first} and #{second} of '{file}' would both be written to '{name}' (BRAT output): "
+            "give the documents of a file distinct ids, or choose another output format.")
+    E962 = ("Document {doc_id!r}: '{name}' would be written outside the output directory. The document's "
+            "path ({path!r}) must be relative and must not contain '..'.")
+    # E965-E984: planning, resuming and running (spacy_bioner.annotate.manifest, .run, .local, .ray_engine)
+    E965 = ("OUTPUT '{path}' {what}. Give a new or empty directory: `annotate` writes its plan, status records "
+            "and outputs there and will not mix them with other files.")
+    E966 = ("OUTPUT '{path}' holds a run of `annotate` already ({state}). Add --resume to finish it (the "
+            "finished shards are kept), or --overwrite to delete it and start again.")
+    E967 = ("Cannot resume the run in '{path}': {what} is {given} now, but the run was started with {planned}. "
+            "Rerun with the run's options (see {plan}), or with --overwrite to start again.")
+    E968 = ("Cannot resume the run in '{path}': the input changed since the run was planned ({what}). "
+            "Restore the input, or start again with --overwrite.")
+    E969 = ("'{path}' is not a plan or status record of `annotate` ({err}). It was written by another program "
+            "or damaged: start again with --overwrite.")
+    E970 = "--resume and --overwrite exclude each other: --resume finishes a run, --overwrite deletes it. Give one."
+    E971 = "Invalid option {name} = {value!r}: {what}."
+    E972 = ("Pipeline '{name}' not found: it is neither a directory nor an installed pipeline package. Give the "
+            "directory of a saved pipeline or the name of a package installed with `spacy package`.")
+    E973 = ("The Ray engine (--engine ray) needs Ray Data, which is not installed ({err}). Install it with "
+            "`pip install \"spacy-bioner[ray]\"`, or use --engine local.")
+    E974 = ("Could not connect to the Ray cluster at {address!r}: {err}. Start it (`ray start --head`), check "
+            "the address (--address or RAY_ADDRESS), or leave both out to start a local cluster.")
+    E975 = ("A worker process died (exit code {code}) while tagging. The shards finished so far are kept: rerun "
+            "with --resume (with fewer --workers or a smaller --batch-size if it ran out of memory).")
+    E976 = ("A worker failed on shard {index} ({file}): {err}. The shards finished so far are kept: fix the "
+            "cause and rerun with --resume.")
+    E977 = ("Could not write the output of shard {index} ({file}) in '{path}': {err}. The shards finished so far "
+            "are kept: make room (or fix the permissions) and rerun with --resume.")
+    E978 = ("document slot not found: the file has fewer documents than it had when the run was planned. Was "
+            "it changed during the run? Start again with --overwrite.")
+    E979 = "the document could not be read ({err})"
+    E980 = ("The run in '{path}' is incomplete after the engine finished: shard(s) {shards} have no status "
+            "record. Rerun with --resume.")
+    E981 = ("Documents do not add up in '{path}': {n} planned, but {done} done + {failed} failed. A status "
+            "record does not match the plan: start again with --overwrite.")
+    # E985-E999: tagging and the HTML page (spacy_bioner.annotate.predict, .html)
+    E985 = ("Pipeline '{path}' could not be loaded: {err}. Give the directory of a saved pipeline (the output "
+            "of `spacy train` or nlp.to_disk(), with config.cfg and meta.json) or an installed pipeline package.")
+    E986 = ("{loc}: the pipeline raised {err} while tagging the document. The document is left out (failed); "
+            "the other documents are tagged.")
+    E987 = ("{loc}: the document could not be tokenized ({err}). The document is left out (failed); if it is "
+            "just long, split it or raise the pipeline's nlp.max_length.")
+    E988 = ("Labels {labels} were given, but the pipeline has no bioner_prompted component (its components: "
+            "{components}): only bioner_prompted reads labels as text and can be given new ones. Leave out "
+            "--labels, or use a bioner_prompted pipeline.")
+    E989 = "No labels were given to tag with: give at least one label (--labels NAME, NAME=description or a JSON file)."
+    E990 = ("Invalid --labels value {value!r}: {what}. Write NAME (described by its name), NAME=description, or "
+            "the path of a .json file of name -> description.")
+    E991 = ("Labels file '{path}' is not valid: {what}. Give a JSON object of label name -> description (a "
+            "non-empty string, or null for the label's name in words), e.g. {{\"Disease\": \"a disease or syndrome\"}}.")
+    E992 = "Label {label!r} is given twice in --labels ({where}). Give each label once."
+    E993 = ("{loc}: the tagged document has no span group '{key}' (its span groups: {keys}). Give the key the "
+            "pipeline writes its spans to (spans_key), or none to read the last span component's key.")
 
 
 class BioNERInputError(ValueError):

@@ -17,7 +17,7 @@ def _root() -> None:
 
 
 # Importing the command modules registers their commands on ``app``.
-from . import convert, decoder, encoder, evaluate, fewshot, thresholds, zeroshot  # noqa: E402,F401
+from . import annotate, convert, decoder, encoder, evaluate, fewshot, thresholds, zeroshot  # noqa: E402,F401
 
 
 def main() -> None:

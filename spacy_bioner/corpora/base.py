@@ -49,6 +49,8 @@ class SourceAnnotation:
     kb_id (str): Normalisation identifier(s), kept as ``span.kb_id_``.
     file (str | None): The file ``line`` refers to, when not the document's own
         file (a BRAT ``.ann`` next to the ``.txt``).
+    score (float | None): The model's confidence, for a predicted mention
+        (``annotate``); None for one read from the source.
     """
 
     ann_id: str
@@ -58,6 +60,7 @@ class SourceAnnotation:
     line: int | None = None
     kb_id: str = ""
     file: str | None = None
+    score: float | None = None
 
 
 @dataclass

@@ -1,10 +1,14 @@
-"""Writers: SourceDocuments and Docs back to BRAT, BioC XML/JSON and CoNLL.
+"""Writers: SourceDocuments and Docs back to BRAT, BioC XML/JSON, PubTator, JSONL and CoNLL.
 
 They serve two purposes: round-trip tests of the readers (write, read back,
 compare annotation by annotation) and writing predictions back to the source
 format (:func:`source_from_doc` undoes what :class:`~.base.DocBuilder` did).
 Every writer keeps character offsets exact: BRAT and BioC annotations carry
 the document-level offsets of the :class:`SourceDocument` unchanged.
+
+A predicted annotation (``score`` not None) carries its score where the format
+has a place for it: a BRAT ``AnnotatorNotes`` line, BioC ``source`` and
+``score`` infons, a JSONL ``"score"``; PubTator has none.
 """
 from __future__ import annotations
 
@@ -22,12 +26,30 @@ from .base import SOURCE_KEY, SourceAnnotation, SourceDocument
 CONLL_SCHEMES = ("iob2", "bioes")
 
 _BRAT_ID = re.compile(r"T[0-9]+")
+#: The BioC ``source`` infon of a predicted annotation.
+PREDICTED_SOURCE = "spacy_bioner"
 # Characters XML 1.0 cannot carry, not even as character references.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Where a BioC XML document starts, and how the collection ends, as the XML writer writes them.
+_XML_DOCUMENT = "\n<document>"
+_XML_TAIL = "\n</collection>\n"
+# What ends a line or a column in PubTator; written as spaces (one character each, so offsets stay exact).
+_PUBTATOR_BREAKS = re.compile("[\t\r]")
+_PUBTATOR_FIELD = re.compile("[|\t\r\n]")
 
 
 def _covered(text: str, ann: SourceAnnotation) -> str:
     return " ".join(text[s:e] for s, e in ann.fragments)
+
+
+def score_text(score: float) -> str:
+    """A predicted annotation's score as written: rounded to 4 decimals, so the
+    output does not change with the last bits of a float computation.
+
+    score (float): The model's confidence.
+    RETURNS (str): E.g. ``"0.9312"``, the same number JSONL writes.
+    """
+    return str(round(float(score), 4))
 
 
 def _check_whole(doc: SourceDocument) -> None:
@@ -49,6 +71,8 @@ def brat_from_source(doc: SourceDocument) -> tuple[str, str]:
     so such annotations still validate. Write both strings without newline
     translation (``newline=""``) so CRLF offsets stay exact. A text the BRAT
     reader read with a BOM (``meta["bom"]``, kept as a space) gets its BOM back.
+    A predicted annotation's score is written as a note after the ``T`` lines,
+    ``#1<TAB>AnnotatorNotes T7<TAB>score=0.93`` (the reader skips notes).
 
     doc (SourceDocument): The document; its offsets must index ``doc.text``.
     RETURNS (tuple[str, str]): The ``.txt`` and the ``.ann`` content.
@@ -58,6 +82,7 @@ def brat_from_source(doc: SourceDocument) -> tuple[str, str]:
     next_id = max((int(i[1:]) for i in taken), default=0) + 1
     seen: set[str] = set()
     lines = []
+    notes: list[str] = []
     for ann in doc.annotations:
         if not ann.label or any(c.isspace() for c in ann.label):
             raise BioNERInputError(Errors.E201.format(doc_id=doc.doc_id, ann_id=ann.ann_id, label=ann.label))
@@ -69,10 +94,12 @@ def brat_from_source(doc: SourceDocument) -> tuple[str, str]:
         spec = ";".join(f"{s} {e}" for s, e in ann.fragments)
         mention = _covered(doc.text, ann).replace("\r", " ").replace("\n", " ")
         lines.append(f"{ann_id}\t{ann.label} {spec}\t{mention}\n")
+        if ann.score is not None:
+            notes.append(f"#{len(notes) + 1}\tAnnotatorNotes {ann_id}\tscore={score_text(ann.score)}\n")
     text = doc.text
     if doc.meta.get("bom") and text.startswith(" "):
         text = "\ufeff" + text[1:]
-    return text, "".join(lines)
+    return text, "".join(lines + notes)
 
 
 # -- BioC ---------------------------------------------------------------------------
@@ -119,6 +146,9 @@ def _bioc_collection(
             infons = {infon_key: ann.label}
             if ann.kb_id:
                 infons["identifier"] = ann.kb_id
+            if ann.score is not None:
+                infons.setdefault("source", PREDICTED_SOURCE)
+                infons.setdefault("score", score_text(ann.score))
             grouped[_passage_of(passages, ann)].append({
                 "id": ann.ann_id,
                 "infons": infons,
@@ -153,7 +183,8 @@ def bioc_json_from_sources(
     Each document becomes one passage at offset 0, or the passages of
     ``meta["passages"]`` (as the BioC reader records them) when they fit the
     text. Annotations keep their document-level offsets; the label goes into
-    the ``infon_key`` infon and ``kb_id`` into ``identifier``.
+    the ``infon_key`` infon and ``kb_id`` into ``identifier``; a predicted
+    annotation gets the infons ``source`` (``spacy_bioner``) and ``score``.
 
     docs (Iterable[SourceDocument]): The documents; offsets must index their text.
     source (str): The collection's ``source``.
@@ -162,7 +193,17 @@ def bioc_json_from_sources(
     infon_key (str): Annotation infon that carries the label.
     RETURNS (str): The JSON text.
     """
-    return json.dumps(_bioc_collection(docs, source, date, key, infon_key), ensure_ascii=False, indent=1)
+    return bioc_json_text(_bioc_collection(docs, source, date, key, infon_key))
+
+
+def bioc_json_text(collection: dict[str, Any]) -> str:
+    """Serialise BioC JSON collection data the way :func:`bioc_json_from_sources` does,
+    so collections joined from parts come out as if written at once.
+
+    collection (dict[str, Any]): ``{"source", "date", "key", "infons", "documents"}``.
+    RETURNS (str): The JSON text.
+    """
+    return json.dumps(collection, ensure_ascii=False, indent=1)
 
 
 def _xml_text(value: str, where: str = "collection") -> str:
@@ -210,24 +251,132 @@ def bioc_xml_from_sources(
            f"<source>{_xml_text(coll['source'])}</source><date>{_xml_text(coll['date'])}</date>"
            f"<key>{_xml_text(coll['key'])}</key>"]
     for doc in coll["documents"]:
-        where = f"document {doc['id']!r}"
-        out.append(f"\n<document><id>{_xml_text(doc['id'], where)}</id>")
-        _xml_infons(doc["infons"], out, where)
-        for k, p in enumerate(doc["passages"]):
-            out.append("\n<passage>")
-            _xml_infons(p["infons"], out, where)
-            out.append(f"<offset>{p['offset']}</offset><text>{_xml_text(p['text'], f'{where} passage {k}')}</text>")
-            for ann in p["annotations"]:
-                a_where = f"{where} annotation {ann['id']!r}"
-                out.append(f'\n<annotation id="{_xml_attr(ann["id"], a_where)}">')
-                _xml_infons(ann["infons"], out, a_where)
-                for loc in ann["locations"]:
-                    out.append(f'<location offset="{loc["offset"]}" length="{loc["length"]}"/>')
-                out.append(f"<text>{_xml_text(ann['text'], a_where)}</text></annotation>")
-            out.append("\n</passage>")
-        out.append("\n</document>")
-    out.append("\n</collection>\n")
+        _xml_document_parts(doc, out)
+    out.append(_XML_TAIL)
     return "".join(out)
+
+
+def _xml_document_parts(doc: dict[str, Any], out: list[str]) -> None:
+    where = f"document {doc['id']!r}"
+    out.append(f"{_XML_DOCUMENT}<id>{_xml_text(doc['id'], where)}</id>")
+    _xml_infons(doc["infons"], out, where)
+    for k, p in enumerate(doc["passages"]):
+        out.append("\n<passage>")
+        _xml_infons(p["infons"], out, where)
+        out.append(f"<offset>{p['offset']}</offset><text>{_xml_text(p['text'], f'{where} passage {k}')}</text>")
+        for ann in p["annotations"]:
+            a_where = f"{where} annotation {ann['id']!r}"
+            out.append(f'\n<annotation id="{_xml_attr(ann["id"], a_where)}">')
+            _xml_infons(ann["infons"], out, a_where)
+            for loc in ann["locations"]:
+                out.append(f'<location offset="{loc["offset"]}" length="{loc["length"]}"/>')
+            out.append(f"<text>{_xml_text(ann['text'], a_where)}</text></annotation>")
+        out.append("\n</passage>")
+    out.append("\n</document>")
+
+
+def split_bioc_xml(text: str) -> tuple[str, str, str] | None:
+    """Split a collection written by :func:`bioc_xml_from_sources` into its head
+    (declaration to ``<key>``), its documents and its tail, to join collections
+    written in parts. Every text is escaped, so the first ``<document>`` tag at
+    the start of a line is where the documents begin.
+
+    text (str): The XML text.
+    RETURNS (tuple[str, str, str] | None): (head, documents, tail), or None if
+        the text was not written by :func:`bioc_xml_from_sources`.
+    """
+    if not text.startswith("<?xml") or not text.endswith(_XML_TAIL):
+        return None
+    body_end = len(text) - len(_XML_TAIL)
+    start = text.find(_XML_DOCUMENT, 0, body_end)
+    start = body_end if start < 0 else start
+    return text[:start], text[start:body_end], _XML_TAIL
+
+
+# -- PubTator and JSONL -----------------------------------------------------------------
+def _pubtator_types(doc: SourceDocument, n: int) -> list[str]:
+    """The passage key of each text line: the PubTator reader's when they fit, else t, a, a, ..."""
+    given = doc.meta.get("passages") if doc.meta.get("format") == "pubtator" else None
+    if isinstance(given, list) and len(given) == n:
+        types = [p.get("type") if isinstance(p, dict) else None for p in given]
+        if all(isinstance(t, str) and t and not _PUBTATOR_FIELD.search(t) for t in types):
+            return [str(t) for t in types]
+    return ["t"] + ["a"] * (n - 1)
+
+
+def pubtator_from_source(doc: SourceDocument) -> str:
+    """Write a document as a PubTator block: its text lines, then one mention line per annotation.
+
+    The text is written one line per line of text (``ID|t|`` first, then
+    ``ID|a|``; the PubTator reader's own passage keys when the document came
+    from it), so that the reader's ``title + "\\n" + abstract`` joining gives the
+    text back. A TAB or CR cannot stand in a PubTator line; each is written as
+    a space, so offsets stay exact. A mention line is
+    ``ID<TAB>start<TAB>end<TAB>mention<TAB>type[<TAB>id]``, from the first start
+    to the last end of a discontinuous mention; PubTator has no column for a
+    score (the 7th holds a composite mention's parts), so none is written.
+
+    doc (SourceDocument): The document; its offsets must index ``doc.text``.
+    RETURNS (str): The block, every line ending in ``"\\n"``, without the blank
+        line that separates it from the next.
+    """
+    _check_whole(doc)
+    where = {"doc_id": doc.doc_id, "file": doc.path}
+    if not doc.doc_id or _PUBTATOR_FIELD.search(doc.doc_id) or doc.doc_id != doc.doc_id.strip():
+        raise BioNERInputError(Errors.E957.format(
+            **where, what="its id is empty, or holds '|', a TAB, a line break or surrounding spaces"))
+    text = _PUBTATOR_BREAKS.sub(" ", doc.text)
+    lines = text.split("\n")
+    out = [f"{doc.doc_id}|{key}|{line}\n" for key, line in zip(_pubtator_types(doc, len(lines)), lines, strict=True)]
+    for ann in doc.annotations:
+        if not ann.label.strip() or _PUBTATOR_FIELD.search(ann.label):
+            raise BioNERInputError(Errors.E957.format(
+                **where, what=f"the label {ann.label!r} of annotation {ann.ann_id} is empty or holds '|', a TAB or a line break"))
+        start, end = min(s for s, _ in ann.fragments), max(e for _, e in ann.fragments)
+        cols = [doc.doc_id, str(start), str(end), text[start:end].replace("\n", " "), ann.label]
+        if ann.kb_id:
+            cols.append(_PUBTATOR_BREAKS.sub(" ", ann.kb_id).replace("\n", " "))
+        out.append("\t".join(cols) + "\n")
+    return "".join(out)
+
+
+def _jsonl_span(text: str, ann: SourceAnnotation) -> dict[str, Any]:
+    frags = sorted(ann.fragments)
+    start, end = frags[0][0], max(e for _, e in frags)
+    span: dict[str, Any] = {"start": start, "end": end, "label": ann.label}
+    if ann.score is not None:
+        span["score"] = round(float(ann.score), 4)
+    span["text"] = text[start:end] if len(frags) == 1 else _covered(text, ann)
+    if len(frags) > 1:
+        span["fragments"] = [[s, e] for s, e in frags]
+    if ann.kb_id:
+        span["kb_id"] = ann.kb_id
+    return span
+
+
+def jsonl_from_source(doc: SourceDocument) -> str:
+    """Write a document as one JSON line.
+
+    ``{"id", "text", ...the other keys of a JSONL input..., "annotations"?, "spans"}``:
+    predicted annotations (with a score) under ``"spans"``, each
+    ``{"start", "end", "label", "score", "text"}`` (+ ``"fragments"`` when
+    discontinuous, + ``"kb_id"``), the annotations the source had under
+    ``"annotations"`` (when there are any), the same without score. ``start``
+    and ``end`` are character offsets into ``text``, end exclusive.
+
+    doc (SourceDocument): The document; its offsets must index ``doc.text``.
+    RETURNS (str): The JSON object and a line end.
+    """
+    _check_whole(doc)
+    extra = doc.meta.get("jsonl")
+    record: dict[str, Any] = {"id": doc.doc_id, "text": doc.text}
+    if isinstance(extra, dict):
+        record.update((k, v) for k, v in extra.items() if k not in ("id", "text", "annotations", "spans"))
+    existing = [_jsonl_span(doc.text, a) for a in doc.annotations if a.score is None]
+    if existing:
+        record["annotations"] = existing
+    record["spans"] = [_jsonl_span(doc.text, a) for a in doc.annotations if a.score is not None]
+    return json.dumps(record, ensure_ascii=False) + "\n"
 
 
 # -- CoNLL ----------------------------------------------------------------------------

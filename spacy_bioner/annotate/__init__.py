@@ -1,0 +1,1 @@
+"""`annotate`: tag a whole corpus with a pipeline and write the predictions back, resumably."""
