@@ -133,3 +133,20 @@ def test_the_progress_bar_counts_documents_and_words(capsys: pytest.CaptureFixtu
     with Progress(10, enabled=False) as quiet:
         quiet.update(ShardResult(shard, done=3, words=5))
     assert quiet.documents == 3 and capsys.readouterr().err == ""
+
+
+def test_documents_the_output_format_cannot_hold_fail_alone(annotate_pipeline_dir: Path, tmp_path: Path) -> None:
+    # two documents with one id would be one BRAT file; a third is fine: the twin fails, the run goes on
+    (tmp_path / "corpus").mkdir()
+    docs = [{"id": "d1", "text": "Patients with breast cancer ."}, {"id": "d2", "text": "Cisplatin induced nephrotoxicity ."},
+            {"id": "d1", "text": "No adverse events were seen ."}]
+    (tmp_path / "corpus" / "in.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf8")
+    out = tmp_path / "out"
+    code, output = _run(str(annotate_pipeline_dir), str(tmp_path / "corpus"), str(out), "--format", "jsonl",
+                        "--output-format", "brat")
+    assert code == 0, output
+    assert "3 documents: 2 done, 1 failed" in output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [f["doc"] for f in manifest["failures"]] == ["d1"] and "[E961]" in manifest["failures"][0]["reason"]
+    assert (out / "in" / "d1.txt").read_text(encoding="utf8") == docs[0]["text"]
+    assert (out / "in" / "d2.txt").read_text(encoding="utf8") == docs[1]["text"]
