@@ -170,8 +170,10 @@ def steady_words_per_s(out: Path) -> float | None:
 def throughput(args: argparse.Namespace, source: Path, work: Path) -> list[dict[str, Any]]:
     setups = [("1 worker, 1 core", "local", 1, "0"), ("local 1 worker", "local", 1, None),
               ("local 2 workers", "local", 2, None), ("ray 1 actor", "ray", 1, None), ("ray 2 actors", "ray", 2, None)]
+    if args.setups:
+        setups = [s for s in setups if s[0] in args.setups.split(",")]
     rows = []
-    for n_labels in (1, 4):
+    for n_labels in (int(n) for n in args.label_counts.split(",")):
         for name, engine, workers, cpus in setups:
             if engine == "ray" and args.no_ray:
                 continue
@@ -271,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("benchmarks/results/annotate-work"))
     parser.add_argument("--parts", default="throughput,memory,resume")
     parser.add_argument("--no-ray", action="store_true")
+    parser.add_argument("--setups", default="", help="Comma-separated setup names (default: all five)")
+    parser.add_argument("--label-counts", default="1,4", help="Numbers of labels asked")
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args(argv)
     if not SHARED.exists():
