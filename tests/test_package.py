@@ -144,7 +144,7 @@ def test_ci_runs_the_readme_test_command_against_the_wheel() -> None:
     installs = [line for line in steps if line.startswith("pip_install ")]
     assert installs[0] == 'pip_install "torch==2.13.0"'
     assert "python -m build --outdir dist ." in steps
-    assert any(line.startswith('pip_install "${wheels[0]}[dev,llama]"') for line in installs)
+    assert any(line.startswith('pip_install "${wheels[0]}[dev,llama,ray]"') for line in installs)
     assert not [line for line in steps if " -e " in f" {line} "]  # no editable install
     assert steps.index("ruff check spacy_bioner") < steps.index("mypy spacy_bioner") < len(steps) - 1
 
