@@ -56,9 +56,14 @@ def abstracts(root: Path = SHARED) -> Iterator[tuple[str, str]]:
             yield key, doc.text
 
 
-def write_inputs(out: Path, n_docs: int, root: Path = SHARED) -> dict[str, int]:
-    """Write n_docs JSONL lines. RETURNS (dict[str, int]): distinct documents, lines and characters."""
+def write_inputs(out: Path, n_docs: int, root: Path = SHARED, *, titles: bool = False) -> dict[str, int]:
+    """Write n_docs JSONL lines; with `titles`, each document is its first line only
+    (short documents: many of them for little tagging time, to see what grows
+    with the number of documents). RETURNS (dict[str, int]): distinct documents,
+    lines and characters."""
     docs = list(abstracts(root))
+    if titles:
+        docs = [(doc_id, text.split("\n", 1)[0]) for doc_id, text in docs if text.split("\n", 1)[0].strip()]
     if not docs:
         raise SystemExit(f"no documents under {root}")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -76,11 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output", type=Path)
     parser.add_argument("--docs", type=int, default=100_000)
+    parser.add_argument("--titles", action="store_true", help="First lines only (short documents)")
     args = parser.parse_args(argv)
     if not SHARED.exists():
         print(f"{SHARED} is absent: nothing to do")
         return 0
-    print(json.dumps(write_inputs(args.output, args.docs)))
+    print(json.dumps(write_inputs(args.output, args.docs, titles=args.titles)))
     return 0
 
 

@@ -201,7 +201,7 @@ def resolve_small(args: argparse.Namespace) -> str:
 
 def memory(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     source = work / "memory.jsonl"
-    write_inputs(source, args.memory_docs)
+    report = write_inputs(source, args.memory_docs, titles=args.memory_titles)
     out = work / "memory"
     pipeline = resolve_small(args)
     result = run(annotate_command(pipeline, source, out, workers=1, engine="local", n_labels=1,
@@ -218,7 +218,7 @@ def memory(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
     at_10, at_end = rss_at(tenth), rss_at(times[-1])
     counts = manifest(out)["counts"]
-    row = {"pipeline": pipeline, "docs": counts["in"], "done": counts["done"], "words": counts["words"],
+    row = {"pipeline": pipeline, "titles_only": args.memory_titles, "chars": report["chars"], "docs": counts["in"], "done": counts["done"], "words": counts["words"],
            "wall_s": round(result["wall"], 1), "rss_at_10pct_mb": round(at_10 / 2**20),
            "rss_at_end_mb": round(at_end / 2**20), "growth_pct": round(100 * (at_end - at_10) / at_10, 1)}
     print(json.dumps(row), flush=True)
@@ -268,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=int, default=1000, help="Documents per throughput run")
     parser.add_argument("--memory-docs", type=int, default=100_000)
     parser.add_argument("--resume-docs", type=int, default=10_000)
+    parser.add_argument("--memory-titles", action="store_true",
+                        help="Memory run on the documents' first lines (many short documents)")
     parser.add_argument("--shard-size", type=int, default=50,
                         help="Documents per shard (small: the steady rate needs many shards)")
     parser.add_argument("--work", type=Path, default=Path("benchmarks/results/annotate-work"))
