@@ -217,10 +217,13 @@ def memory(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         return max(best[1].values(), default=0)
 
     at_10, at_end = rss_at(tenth), rss_at(times[-1])
+    # the course of the worker's RSS: at each tenth of the shards
+    course = [round(rss_at(times[max(0, len(times) * k // 10 - 1)]) / 2**20) for k in range(1, 11)]
     counts = manifest(out)["counts"]
     row = {"pipeline": pipeline, "titles_only": args.memory_titles, "chars": report["chars"], "docs": counts["in"], "done": counts["done"], "words": counts["words"],
            "wall_s": round(result["wall"], 1), "rss_at_10pct_mb": round(at_10 / 2**20),
-           "rss_at_end_mb": round(at_end / 2**20), "growth_pct": round(100 * (at_end - at_10) / at_10, 1)}
+           "rss_at_end_mb": round(at_end / 2**20), "growth_pct": round(100 * (at_end - at_10) / at_10, 1),
+           "rss_at_each_tenth_mb": course}
     print(json.dumps(row), flush=True)
     return row
 
