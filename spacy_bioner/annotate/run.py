@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import tempfile
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
@@ -34,7 +33,6 @@ from . import inputs, outputs
 from .html import write_html
 from .local import run_local
 from .manifest import (
-    STATE_DIR,
     AnnotateError,
     InputFile,
     Plan,
@@ -146,11 +144,10 @@ def _write(docs: Sequence[SourceDocument], shard: Shard, context: ShardContext) 
 
 
 def _write_slots(slots: list[SourceDocument | Failure], shard: Shard, context: ShardContext) -> list[str]:
-    """Write the shard's documents. A document the writer refuses (one the
-    output format cannot hold) fails alone: each is written alone to a scratch
-    directory to find it, and the shard is written without it. The writer's
-    own check (`outputs.writable`) comes first: it also catches documents that
-    clash with each other (two with one BRAT name), which no single write shows."""
+    """Write the shard's documents. A document the output format cannot hold
+    (found by the writer's own check, `outputs.writable`, which also catches
+    documents that clash with each other, e.g. two with one BRAT name) fails
+    alone, and the shard is written without it."""
     docs = [slot for slot in slots if isinstance(slot, SourceDocument)]
     spec = context.spec
     good, failures = context.check(docs, shard, spec.output_format, spec.existing)
@@ -160,32 +157,10 @@ def _write_slots(slots: list[SourceDocument | Failure], shard: Shard, context: S
         for i, slot in enumerate(slots):
             if isinstance(slot, SourceDocument) and id(slot) not in kept:
                 slots[i] = next(bad)
-        docs = good
     try:
-        return _write(docs, shard, context)
-    except BioNERInputError as err:
-        refused = _refused(docs, shard, context)
-        if not refused:  # the documents clash with each other (e.g. the same BRAT name)
-            raise AnnotateError(Errors.E976.format(index=shard.index, file=shard.file, err=err)) from err
-    for i, slot in enumerate(slots):
-        if isinstance(slot, SourceDocument) and id(slot) in refused:
-            slots[i] = Failure(shard.file, slot.doc_id, refused[id(slot)])
-    return _write([slot for slot in slots if isinstance(slot, SourceDocument)], shard, context)
-
-
-def _refused(docs: Sequence[SourceDocument], shard: Shard, context: ShardContext) -> dict[int, str]:
-    """id(document) -> the writer's message, for the documents it cannot write alone."""
-    spec = context.spec
-    refused: dict[int, str] = {}
-    scratch_root = Path(spec.output) / STATE_DIR
-    scratch_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=scratch_root, prefix="probe-") as scratch:
-        for doc in docs:
-            try:
-                context.write([doc], shard, Path(scratch), spec.output_format, spec.existing)
-            except BioNERInputError as err:
-                refused[id(doc)] = str(err)
-    return refused
+        return _write(good, shard, context)
+    except BioNERInputError as err:  # a refusal the check did not foresee: a bug, named with its shard
+        raise AnnotateError(Errors.E976.format(index=shard.index, file=shard.file, err=err)) from err
 
 
 def run_shard(shard: Shard, context: ShardContext) -> ShardResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from engine_fakes import (
     bad_input_setup,
     buggy_work,
     dying_work,
+    fake_setup,
     output_tree,
     pid_setup,
     threads_work,
@@ -24,7 +25,6 @@ from engine_fakes import (
 from spacy_bioner.annotate.inputs import read_documents
 from spacy_bioner.annotate.local import run_local, torch_threads
 from spacy_bioner.annotate.manifest import AnnotateError
-from spacy_bioner.annotate.outputs import write_shard
 from spacy_bioner.annotate.run import AnnotateOptions, RunSpec, ShardContext, annotate_corpus
 from spacy_bioner.annotate.types import Failure, Shard, ShardResult
 from spacy_bioner.corpora.base import SourceDocument
@@ -98,17 +98,6 @@ def test_a_bug_in_a_worker_names_the_shard() -> None:
 
 
 # -- run_shard: what fails alone -------------------------------------------------------------
-def _refusing_setup(spec: RunSpec) -> ShardContext:
-    """The real writer, which refuses (as PubTator refuses some texts) document f0d1."""
-
-    def write(docs: Sequence[SourceDocument], *args: Any) -> list[str]:
-        if any(doc.doc_id == "f0d1" for doc in docs):
-            raise BioNERInputError("[E957] Document 'f0d1' cannot be written: fake.")
-        return write_shard(docs, *args)
-
-    return ShardContext(spec, FakeTagger(), write=write)
-
-
 def _raising_setup(spec: RunSpec) -> ShardContext:
     """A reader that gives one document of each shard, then raises."""
 
@@ -126,13 +115,18 @@ def _fake_run(tmp_path: Path, setup: Callable[[RunSpec], ShardContext]) -> dict[
 
 
 def test_a_document_the_writer_refuses_fails_alone(tmp_path: Path) -> None:
-    manifest = _fake_run(tmp_path, _refusing_setup)
-    assert manifest["counts"]["done"] == 5
-    assert manifest["failures"] == [{"file": "part0.jsonl", "doc": "f0d1", "reason":
-                                     "[E957] Document 'f0d1' cannot be written: fake."}]
-    ids = [json.loads(line)["id"] for line in (tmp_path / "out" / "part0.jsonl").read_text().splitlines()]
-    assert ids == ["f0d0", "f0d2", "f0d3", "f0d4", "f0d5"]
-    assert not list((tmp_path / "out" / ".annotate").glob("probe-*"))
+    # PubTator cannot hold an id with a '|': the real writer refuses that document only
+    (tmp_path / "corpus").mkdir()
+    docs = [{"id": f"d{k}", "text": f"text {k}"} for k in range(6)]
+    docs[1]["id"] = "d|1"
+    (tmp_path / "corpus" / "part0.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf8")
+    manifest = annotate_corpus(AnnotateOptions(str(tmp_path), str(tmp_path / "corpus"), str(tmp_path / "out"), "jsonl",
+                                               output_format="pubtator", shard_size=3, progress=False),
+                               setup=fake_setup)
+    assert manifest["counts"]["done"] == 5 and manifest["counts"]["failed"] == 1
+    assert [f["doc"] for f in manifest["failures"]] == ["d|1"] and "[E957]" in manifest["failures"][0]["reason"]
+    ids = [line.split("|")[0] for line in (tmp_path / "out" / "part0.pubtator").read_text().splitlines() if line]
+    assert ids == ["d0", "d2", "d3", "d4", "d5"]
 
 
 def test_a_reader_that_raises_fails_the_rest_of_its_shard_only(tmp_path: Path) -> None:
