@@ -26,14 +26,17 @@ def main(
     output: Path = typer.Argument(..., help="The scores (JSON), e.g. metrics/base.json"),
     markdown: Path = typer.Option(None, "--markdown", help="Also write the table here, e.g. metrics/base.md"),
     batch_size: int = typer.Option(64, "--batch-size", help="Docs per nlp.pipe batch"),
+    limit: int = typer.Option(0, "--limit", min=0, help="Score the first N test sentences of each corpus (0: all)"),
+    bf16: bool = typer.Option(False, "--bf16", help="Predict under bf16 autocast (about 2x faster on CPUs with native bf16)"),
 ) -> None:
     """Score the base model per corpus, on each corpus's own labels."""
-    nlp = spacy.load(pipeline)
+    overrides = {"components.bioner_prompted.model.inference_bf16": True} if bf16 else {}
+    nlp = spacy.load(pipeline, config=overrides)
     try:
-        report = evaluate_base(nlp, corpus_root, batch_size=batch_size)
+        report = evaluate_base(nlp, corpus_root, batch_size=batch_size, limit=limit)
     except ValueError as err:  # BioNERInputError, and the reader's E806 (a test split not converted)
         msg.fail(str(err), exits=1)
-    report = {"pipeline": str(pipeline), "corpus_root": str(corpus_root), **report}
+    report = {"pipeline": str(pipeline), "corpus_root": str(corpus_root), "bf16": bf16, **report}
     output.parent.mkdir(parents=True, exist_ok=True)
     srsly.write_json(output, report)
     table = render_markdown(report)

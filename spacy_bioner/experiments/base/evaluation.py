@@ -66,16 +66,20 @@ def predict(nlp: Language, references: Sequence[Doc], batch_size: int = 64) -> l
 
 
 def corpus_test_set(
-    nlp: Language, root: Path, corpus: str, settings: Mapping[str, Any], catalogue: LabelCatalogue, known: Sequence[str]
+    nlp: Language, root: Path, corpus: str, settings: Mapping[str, Any], catalogue: LabelCatalogue, known: Sequence[str],
+    limit: int = 0,
 ) -> tuple[list[str], list[Doc]] | None:
     """The labels a corpus is scored on and its test references.
 
     The labels are the catalogue labels the training reader maps the corpus's
     tags to (hold-out and generic settings applied) that the pipeline knows.
 
+    limit (int): Score only the first `limit` test docs (0: all of them).
     RETURNS (tuple[list[str], list[Doc]] | None): Labels and references; None
         when no label of the corpus is left.
     """
+    if limit < 0:
+        raise ValueError(f"limit must be 0 (all test docs) or positive, not {limit}")
     datasets = catalogue_datasets(root, "test", [corpus], list(settings.get("hold_out", [])),
                                   include_generic=bool(settings.get("include_generic", False)), catalogue=catalogue)
     if not datasets:
@@ -85,15 +89,18 @@ def corpus_test_set(
     if not labels:
         return None
     docs = corpus_docs(nlp, root, corpus, "test", mapping)
+    if limit:
+        docs = docs[:limit]
     return labels, hidden_references(docs, labels, str(settings.get("spans_key", "sc")))
 
 
-def evaluate_base(nlp: Language, root: Path, *, batch_size: int = 64) -> dict[str, Any]:
+def evaluate_base(nlp: Language, root: Path, *, batch_size: int = 64, limit: int = 0) -> dict[str, Any]:
     """Score a trained base model on the test split of every corpus it was trained on.
 
     nlp (Language): The base-model pipeline (its config names the recipe's corpora).
     root (Path): Root of the converted corpora ({root}/{corpus id}/test.spacy).
     batch_size (int): Docs per nlp.pipe batch.
+    limit (int): Test docs scored per corpus, the first ones (0: all of them).
     RETURNS (dict[str, Any]): {"corpora": {id: {"name", "labels", "docs", SCORES,
         "per_label"}}, "overall": micro SCORES over all corpora, "macro": the
         mean of each corpus's SCORES, "skipped": ids without a label to score}.
@@ -105,11 +112,11 @@ def evaluate_base(nlp: Language, root: Path, *, batch_size: int = 64) -> dict[st
     # the label state to restore: descriptions, tuned thresholds, training names
     descriptions, thresholds = tagger.label_descriptions, dict(tagger.cfg.get("thresholds", {}))
     names = dict(tagger.cfg.get("names", {}))
-    report: dict[str, Any] = {"corpora": {}, "skipped": []}
+    report: dict[str, Any] = {"corpora": {}, "skipped": [], "limit": limit}
     every: list[Example] = []
     try:
         for corpus in recipe_corpora(config):
-            test_set = corpus_test_set(nlp, root, corpus, settings, catalogue, list(descriptions))
+            test_set = corpus_test_set(nlp, root, corpus, settings, catalogue, list(descriptions), limit)
             if test_set is None:
                 report["skipped"].append(corpus)
                 continue
