@@ -11,6 +11,13 @@ steps, then linear decay to zero) for the transformer systems (`--steps`); the C
 runs in its own process under /usr/bin/time, which gives its peak memory.
 For bioner_prompted, a second row uses per-label thresholds chosen on dev
 (`tune-thresholds`). Prints and writes a Markdown table; `--only` runs a subset.
+
+`--base PIPELINE` adds "from-base": bioner_prompted fine-tuned from a base
+model (configs/from_base.cfg, e.g. training/base/model-best or en_bioner_base)
+with the same steps and schedule as "prompted-binary", which starts from the
+raw encoder. `--patience N` stops every system after N steps without a better
+dev score (spaCy's training.patience), so with a large `--steps` / `--cnn-steps`
+cap each trains to convergence on dev.
 """
 from __future__ import annotations
 
@@ -35,6 +42,16 @@ SCALING_LABELS = {
 
 
 
+def steps_run(log: Path) -> int | None:
+    """The last step spaCy's console logger printed in a training log (None: none)."""
+    last = None
+    for line in log.read_text(encoding="utf8", errors="replace").splitlines():
+        fields = line.split()
+        if len(fields) > 2 and fields[0].isdigit() and fields[1].isdigit():
+            last = int(fields[1])
+    return last
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=700)
@@ -43,7 +60,9 @@ def main() -> None:
     parser.add_argument("--learn-rate", type=float, default=5e-5)
     parser.add_argument("--output", default="benchmarks/results/ncbi")
     parser.add_argument("--work", default="/tmp/bench_ncbi")
-    parser.add_argument("--only", default="prompted-binary,prompted-bio,trf,cnn,scaling")
+    parser.add_argument("--only", default="prompted-binary,prompted-bio,trf,cnn,scaling,from-base")
+    parser.add_argument("--base", default=None, help="a base pipeline to fine-tune from (system from-base)")
+    parser.add_argument("--patience", type=int, default=0, help="steps without a better dev score before stopping")
     args = parser.parse_args()
     if not SHARED.exists():
         sys.exit(f"{SHARED} not found")
@@ -61,7 +80,8 @@ def main() -> None:
             subprocess.run([py, "-m", "spacy_bioner", "convert", str(SHARED / f"{name}.tsv"), str(path),
                             "--format", "conll", "--quiet"], check=True, capture_output=True)
         data[split] = str(path)
-    common = ["--paths.train", data["train"], "--paths.dev", data["dev"], "--training.max_epochs", "0"]
+    common = ["--paths.train", data["train"], "--paths.dev", data["dev"], "--training.max_epochs", "0",
+              "--training.patience", str(args.patience)]
     # one schedule for every transformer system: warm up over 10% of the
     # budget, then decay linearly to zero at its end
     schedule = ["--training.optimizer.learn_rate.initial_rate", str(args.learn_rate),
@@ -83,6 +103,12 @@ def main() -> None:
         "cnn": ("configs/baseline_cnn.cfg", [
             "--training.max_steps", str(args.cnn_steps), "--training.eval_frequency", "200"]),
     }
+    if args.base is not None:
+        # the same budget, schedule and label text as prompted-binary; only the start differs
+        systems["from-base"] = ("configs/from_base.cfg", [
+            "--paths.base", args.base, "--training.max_steps", str(args.steps),
+            "--training.eval_frequency", str(args.eval_frequency), *schedule,
+            "--initialize.components.bioner_prompted.labels", PROMPT_LABELS])
     results_path = out / "results.json"
     results = srsly.read_json(results_path) if results_path.exists() else {}
     wanted = args.only.split(",")
@@ -101,12 +127,13 @@ def main() -> None:
         scores = srsly.read_json(metrics)
         results[name] = {
             "train": train, "evaluate": ev, "steps": args.cnn_steps if name == "cnn" else args.steps,
+            "steps_run": steps_run(work / f"{name}.train.log"), "patience": args.patience,
             "p": scores.get("ents_p"), "r": scores.get("ents_r"), "f": scores.get("ents_f"),
             "token_f": scores.get("token_f"), "words_per_second": scores.get("words_per_second"),
         }
         srsly.write_json(results_path, results)
         print(json.dumps(results[name]), flush=True)
-        if name.startswith("prompted"):
+        if name.startswith("prompted") or name == "from-base":
             # per-label thresholds chosen on dev (never on test), then test again
             print(f"== tune thresholds {name}", flush=True)
             tuned_dir = work / f"{name}-tuned"
@@ -131,13 +158,14 @@ def main() -> None:
                    str(out / "scaling.json")], log, env)
         results["scaling"] = srsly.read_json(out / "scaling.json")
         srsly.write_json(results_path, results)
-    lines = ["| system | steps | P | R | F1 (strict span) | token F1 | words/s | train min | train peak MB | eval peak MB |",
+    lines = ["| system | steps run (cap) | P | R | F1 (strict span) | token F1 | words/s | train min | train peak MB | eval peak MB |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for name in ("prompted-binary", "prompted-binary+tuned", "prompted-bio", "prompted-bio+tuned", "trf", "cnn"):
+    for name in ("from-base", "from-base+tuned", "prompted-binary", "prompted-binary+tuned", "prompted-bio",
+                 "prompted-bio+tuned", "trf", "cnn"):
         r = results.get(name)
         if not r:
             continue
-        lines.append(f"| {name} | {r['steps']} | {100 * r['p']:.2f} | {100 * r['r']:.2f} | {100 * r['f']:.2f} | "
+        lines.append(f"| {name} | {r.get('steps_run') or '?'} ({r['steps']}) | {100 * r['p']:.2f} | {100 * r['r']:.2f} | {100 * r['f']:.2f} | "
                      f"{100 * r['token_f']:.2f} | {r['words_per_second']:.0f} | {r['train']['wall_s'] / 60:.1f} | "
                      f"{r['train']['peak_mb']:.0f} | {r['evaluate']['peak_mb']:.0f} |")
     if "scaling" in results:

@@ -265,6 +265,25 @@ def test_evaluate_base_leaves_the_labels_as_they_were(base_model: Path, converte
     assert (tagger.label_descriptions, tagger.thresholds, tagger.cfg["names"]) == before
 
 
+
+def test_evaluate_base_limit_scores_the_first_test_sentences_only(base_model: Path, converted: Path,
+                                                                   tmp_path: Path) -> None:
+    out = tmp_path / "limited.json"
+    result = _invoke(_script("evaluate_base"), [str(base_model), str(converted), str(out), "--limit", "1", "--bf16"])
+    assert result.exit_code == 0, result.output
+    report = srsly.read_json(out)
+    assert report["limit"] == 1 and report["bf16"] is True
+    catalogue = load_catalogue()
+    for corpus, sentences in DATA.items():
+        row = report["corpora"][corpus]
+        assert row["docs"] == 1
+        for label in row["labels"]:
+            tag = next(tag for tag, target in catalogue.label_map(corpus).items() if target == label)
+            assert row["per_label"][label]["n_gold"] == _gold_mentions(sentences[:1], tag)
+    bad = _invoke(_script("evaluate_base"), [str(base_model), str(converted), str(out), "--limit", "-1"])
+    assert bad.exit_code != 0 and "greater than or equal to 0" in bad.output
+
+
 # ---- package-base --------------------------------------------------------------------
 
 
