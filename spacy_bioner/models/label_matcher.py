@@ -54,6 +54,7 @@ class LabelMatcherSettings(PromptTaggerSettings):
     label_encoder: str | None = None
     dim: int = 256
     label_pooling: str = "mean"
+    freeze_label_encoder: bool = False
 
     def validate(self) -> None:
         """RAISES (ValueError): Naming the invalid setting (E306, E310, E342)."""
@@ -65,6 +66,11 @@ class LabelMatcherSettings(PromptTaggerSettings):
         if isinstance(self.dim, bool) or not isinstance(self.dim, int) or self.dim < 1:
             raise ValueError(Errors.E310.format(setting="dim", value=self.dim, architecture=ARCHITECTURE,
                                                 what="give 1 or more"))
+        if self.freeze_label_encoder and self.label_encoder is None:
+            raise ValueError(Errors.E310.format(
+                setting="freeze_label_encoder", value=True, architecture=ARCHITECTURE,
+                what="also set label_encoder (e.g. to the text encoder's name): the shared encoder reads the text "
+                     "too, so it cannot be frozen for the labels alone"))
 
 
 @dataclass
@@ -214,11 +220,13 @@ class LabelMatcherShim(PromptTaggerShim):
     shared (bool): Labels are read by the text encoder (checked against saved data).
     inference_bf16 (bool): Predict under bfloat16 autocast.
     training_bf16 (bool): Train under bfloat16 autocast.
+    freeze_labels (bool): The separate label encoder is not trained.
     """
 
     def __init__(self, tag_scheme: str, dropout: float, dim: int, label_pooling: str, shared: bool,
-                 inference_bf16: bool = False, training_bf16: bool = False) -> None:
+                 inference_bf16: bool = False, training_bf16: bool = False, freeze_labels: bool = False) -> None:
         super().__init__(tag_scheme, dropout, inference_bf16, training_bf16)
+        self.freeze_labels = freeze_labels
         self.dim = dim
         self.label_pooling = label_pooling
         self.shared = shared
@@ -242,7 +250,8 @@ class LabelMatcherShim(PromptTaggerShim):
 
         RETURNS (LabelMatcherModule): The module, weights still to be loaded.
         """
-        return LabelMatcherModule(encoder, label_encoder, n_tags, self.dim, self.dropout, self.label_pooling)
+        return LabelMatcherModule(encoder, label_encoder, n_tags, self.dim, self.dropout, self.label_pooling,
+                                  freeze_labels=self.freeze_labels and label_encoder is not None)
 
     def set_module(self, module: torch.nn.Module, tokenizer: Any, label_tokenizer: Any = None) -> None:
         super().set_module(module, tokenizer)
@@ -366,6 +375,7 @@ def build_label_matcher(
     batch_size: int = 32,
     inference_bf16: bool = False,
     training_bf16: bool = False,
+    freeze_label_encoder: bool = False,
 ) -> Model[list[PromptQuery], PromptScores]:
     """The bi-encoder tagger: sentences and labels encoded apart, then matched.
 
@@ -393,13 +403,19 @@ def build_label_matcher(
     batch_size (int): Maximum rows per encoder pass (and per output chunk).
     inference_bf16 (bool): Predict under bfloat16 autocast.
     training_bf16 (bool): Train under bfloat16 autocast (weights stay float32).
+    freeze_label_encoder (bool): Keep the separate `label_encoder` as
+        pretrained; only the label projection learns. Label vectors then stay
+        in the sentence encoder's space, where a type never trained on lies
+        near the trained types whose texts mean something alike (for
+        zero-shot). Needs `label_encoder`.
     RETURNS (Model[list[PromptQuery], PromptScores]): The layer.
     """
     settings = LabelMatcherSettings(encoder, dropout, max_length, stride, batch_size, tag_scheme,
-                                    inference_bf16, training_bf16, label_encoder, dim, label_pooling)
+                                    inference_bf16, training_bf16, label_encoder, dim, label_pooling,
+                                    freeze_label_encoder)
     settings.validate()
     shim = LabelMatcherShim(tag_scheme, dropout, dim, label_pooling, label_encoder is None,
-                            inference_bf16, training_bf16)
+                            inference_bf16, training_bf16, freeze_label_encoder)
     attrs = {"tag_scheme": tag_scheme, "n_tags": len(TAG_SCHEMES[tag_scheme]), "dropout_rate": dropout}
 
     def forward(model: Model, queries: list[PromptQuery], is_train: bool) -> tuple[PromptScores, Backprop]:

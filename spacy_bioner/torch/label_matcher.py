@@ -35,6 +35,11 @@ class LabelMatcherModule(nn.Module):
     dropout (float): Dropout on both encoders' outputs before the projections.
     label_pooling (str): "mean" (over the label's tokens, [CLS] and [SEP]
         included, as sentence-transformers pool) or "cls".
+    freeze_labels (bool): Keep the separate label encoder as pretrained (no
+        gradient, always in eval mode), so label vectors stay in the sentence
+        encoder's semantic space and a label never trained on lands near the
+        trained labels whose texts mean something alike; only `label_proj`
+        learns the label side. Needs a separate `label_encoder`.
     """
 
     def __init__(
@@ -45,8 +50,11 @@ class LabelMatcherModule(nn.Module):
         dim: int = 256,
         dropout: float = 0.1,
         label_pooling: str = "mean",
+        freeze_labels: bool = False,
     ) -> None:
         super().__init__()
+        if freeze_labels and label_encoder is None:
+            raise ValueError("freeze_labels needs a separate label_encoder: the shared encoder also reads the text")
         if n_tags < 2:
             raise ValueError(f"n_tags must be at least 2, not {n_tags}")
         if dim < 1:
@@ -58,6 +66,10 @@ class LabelMatcherModule(nn.Module):
         self.n_tags = n_tags
         self.dim = dim
         self.label_pooling = label_pooling
+        self.freeze_labels = freeze_labels
+        if label_encoder is not None and freeze_labels:
+            label_encoder.requires_grad_(False)
+            label_encoder.eval()
         self.dropout = nn.Dropout(dropout)
         label_side = encoder if label_encoder is None else label_encoder
         self.text_proj = nn.Linear(int(encoder.config.hidden_size), dim)
@@ -68,6 +80,13 @@ class LabelMatcherModule(nn.Module):
         for layer in (self.text_proj, self.label_proj):
             nn.init.normal_(layer.weight, mean=0.0, std=std)
             nn.init.zeros_(layer.bias)
+
+    def train(self, mode: bool = True) -> LabelMatcherModule:
+        """Set the training mode; a frozen label encoder always stays in eval mode."""
+        super().train(mode)
+        if self.freeze_labels and self.label_encoder is not None:
+            self.label_encoder.eval()
+        return self
 
     @property
     def shared(self) -> bool:
@@ -92,7 +111,8 @@ class LabelMatcherModule(nn.Module):
         RETURNS (torch.Tensor): (labels, n_tags, dim) vectors.
         """
         encoder = self.encoder if self.label_encoder is None else self.label_encoder
-        hidden = encoder(input_ids=input_ids, attention_mask=attention_mask, return_dict=True).last_hidden_state
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_labels):
+            hidden = encoder(input_ids=input_ids, attention_mask=attention_mask, return_dict=True).last_hidden_state
         if self.label_pooling == "cls":
             pooled = hidden[:, 0]
         else:

@@ -290,6 +290,41 @@ def test_bf16_training_gives_float32_logits_and_gradients(tiny_bert_dir: Path) -
     assert grad is not None and grad.dtype == torch.float32 and grad.abs().sum() > 0
 
 
+
+def test_frozen_label_encoder_keeps_its_weights_and_trains_the_rest(tiny_bert_dir: Path,
+                                                                    make_tiny_bert: Callable[[Path], Path],
+                                                                    tmp_path: Path) -> None:
+    fix_random_seed(0)
+    label_dir = make_tiny_bert(tmp_path / "label_bert")
+    nlp = build(tiny_bert_dir, label_encoder=str(label_dir), freeze_label_encoder=True)
+    nlp.initialize(lambda: make_examples(nlp))
+    module = get_shim(nlp.get_pipe("bioner_prompted").model, LabelMatcherShim).module
+    frozen = {k: v.clone() for k, v in module.label_encoder.state_dict().items()}
+    text = {k: v.clone() for k, v in module.encoder.state_dict().items()}
+    proj = module.label_proj.weight.detach().clone()
+    optimizer = Adam(1e-3)
+    for _ in range(3):
+        nlp.update(make_examples(nlp), sgd=optimizer)
+    assert not module.label_encoder.training and module.encoder.training
+    assert all(torch.equal(v, frozen[k]) for k, v in module.label_encoder.state_dict().items())
+    assert any(not torch.equal(v, text[k]) for k, v in module.encoder.state_dict().items() if v.is_floating_point())
+    assert not torch.equal(module.label_proj.weight.detach(), proj)
+    # the same module, not frozen: the label encoder learns too
+    fix_random_seed(0)
+    free = build(tiny_bert_dir, label_encoder=str(label_dir))
+    free.initialize(lambda: make_examples(free))
+    free_module = get_shim(free.get_pipe("bioner_prompted").model, LabelMatcherShim).module
+    before = {k: v.clone() for k, v in free_module.label_encoder.state_dict().items()}
+    free.update(make_examples(free), sgd=Adam(1e-3))
+    assert any(not torch.equal(v, before[k]) for k, v in free_module.label_encoder.state_dict().items()
+               if v.is_floating_point())
+    # a saved frozen model loads with its settings and predicts the same
+    nlp.to_disk(tmp_path / "frozen")
+    loaded = spacy.load(tmp_path / "frozen")
+    texts = [t for t, _ in TRAIN]
+    assert [scored(d, "Disease") for d in loaded.pipe(texts)] == [scored(d, "Disease") for d in nlp.pipe(texts)]
+    assert get_shim(loaded.get_pipe("bioner_prompted").model, LabelMatcherShim).module.freeze_labels
+
 # ---- settings and errors --------------------------------------------------------------------------
 
 
@@ -304,6 +339,8 @@ def test_errors(tiny_bert_dir: Path) -> None:
         build_label_matcher(str(tiny_bert_dir), max_length=2)
     with pytest.raises(ValueError, match=r"\[E306\]"):
         build_label_matcher(str(tiny_bert_dir), tag_scheme="bilou")
+    with pytest.raises(ValueError, match=r"\[E310\] Invalid freeze_label_encoder = True.*label_encoder"):
+        build_label_matcher(str(tiny_bert_dir), freeze_label_encoder=True)
     model = layer(tiny_bert_dir)
     too_long = " ".join(["disease"] * 200)
     with pytest.raises(ValueError, match=r"\[E340\] Label text 'disease disease"):

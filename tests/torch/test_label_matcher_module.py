@@ -118,3 +118,18 @@ def test_no_output_chunks() -> None:
     m = module()
     out = m([], [], labels=torch.zeros((1, 2, 8)))
     assert out.shape == (0,)
+
+
+def test_frozen_label_encoder_gets_no_gradient_and_stays_in_eval_mode() -> None:
+    with pytest.raises(ValueError, match="separate label_encoder"):
+        LabelMatcherModule(tiny_encoder(), freeze_labels=True)
+    m = LabelMatcherModule(tiny_encoder(), tiny_encoder(seed=3), dim=8, dropout=0.1, freeze_labels=True)
+    m.train()
+    assert m.training and m.encoder.training and not m.label_encoder.training
+    ids, mask = text_chunk()
+    positions = torch.arange(int(mask.sum())).view(1, -1)
+    out = m([(ids, mask)], [(positions, torch.tensor([0]))], label_ids=label_tokens()[0], label_mask=label_tokens()[1])
+    out.sum().backward()
+    assert all(p.grad is None for p in m.label_encoder.parameters())
+    assert m.label_proj.weight.grad is not None and m.text_proj.weight.grad is not None
+    assert any(p.grad is not None for p in m.encoder.parameters())
