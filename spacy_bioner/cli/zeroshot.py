@@ -31,6 +31,9 @@ def zeroshot_cli(
     seeds: Annotated[str, typer.Option("--seeds", help="Comma-separated base-model seeds.")] = "0,1,2",
     shots: Annotated[str, typer.Option("--shots", help="Comma-separated k values; 0 is zero-shot.")] = "0,1,10,100",
     fewshot_seeds: Annotated[int, typer.Option("--fewshot-seeds", help="Few-shot samples per k > 0.")] = 3,
+    thresholds: Annotated[str, typer.Option(
+        "--thresholds", help="Comma-separated thresholds in (0, 1] to also score zero-shot at, e.g. 0.1,0.2,0.3,0.4,0.5; "
+                             "the report adds each label at the threshold best on the other held-out labels.")] = "",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or training log.")] = False,
 ) -> None:
     """Train base models without the held-out labels (and the labels that
@@ -45,7 +48,7 @@ def zeroshot_cli(
         for label in hold_out:
             catalogue.label(label)
         options = ZeroshotOptions(config, corpus_root, list(hold_out), output, parse_seeds(seeds), list(parse_shots(shots)),
-                                  fewshot_seeds, overrides)
+                                  fewshot_seeds, overrides, parse_thresholds(thresholds))
         run_zeroshot(options, verbose=not quiet)
     except (BioNERInputError, ConfigValidationError) as err:
         fail(str(err))
@@ -60,3 +63,16 @@ def parse_seeds(value: str) -> list[int]:
     if not seeds:
         raise BioNERInputError(Errors.E809.format(value=value))
     return seeds
+
+
+def parse_thresholds(value: str) -> list[float]:
+    """`"0.1,0.3"` -> [0.1, 0.3]; `""` -> []. RAISES (BioNERInputError): E319 for
+    anything but numbers in (0, 1]."""
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    try:
+        thresholds = sorted({float(part) for part in parts})
+    except ValueError:
+        raise BioNERInputError(Errors.E319.format(grid=value)) from None
+    if thresholds and (thresholds[0] <= 0.0 or thresholds[-1] > 1.0):
+        raise BioNERInputError(Errors.E319.format(grid=thresholds))
+    return thresholds

@@ -8,7 +8,7 @@ once; each threshold only re-decodes.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from spacy.tokens import Doc
@@ -66,26 +66,34 @@ def tune_thresholds(
     return report
 
 
-def _counts_per_threshold(
-    pipe: Any, docs: list[Doc], scores: PromptScores, grid: Sequence[float], gold: set[tuple[int, int, int, str]]
-) -> dict[str, list[tuple[float, int, int]]]:
-    """Per label, (threshold, true positives, predicted spans) at each
-    threshold of the grid; the thresholds are restored afterwards (those
-    equal to the default threshold are not stored)."""
+def decode_at(
+    pipe: Any, docs: list[Doc], scores: PromptScores, grid: Sequence[float]
+) -> Iterator[tuple[float, list[Any]]]:
+    """Decode the same model scores with every label at each threshold of the
+    grid in turn: (threshold, predictions). The thresholds are restored
+    afterwards (those equal to the default threshold are not stored)."""
     before = pipe.thresholds
-    counts: dict[str, list[tuple[float, int, int]]] = defaultdict(list)
     try:
         for value in grid:
             pipe.cfg["thresholds"] = {label: value for label in pipe.labels}
-            pred: set[tuple[int, int, int, str]] = set()
-            for i, prediction in enumerate(pipe._decode(docs, scores)):
-                doc = docs[i]
-                pred.update((i, doc[s].idx, doc[e - 1].idx + len(doc[e - 1]), lab) for s, e, lab, _ in prediction.spans)
-            for label in pipe.labels:
-                mine = {p for p in pred if p[3] == label}
-                counts[label].append((value, len(mine & gold), len(mine)))
+            yield value, pipe._decode(docs, scores)
     finally:
         pipe.cfg["thresholds"] = {label: t for label, t in before.items() if t != pipe.threshold}
+
+
+def _counts_per_threshold(
+    pipe: Any, docs: list[Doc], scores: PromptScores, grid: Sequence[float], gold: set[tuple[int, int, int, str]]
+) -> dict[str, list[tuple[float, int, int]]]:
+    """Per label, (threshold, true positives, predicted spans) at each threshold of the grid."""
+    counts: dict[str, list[tuple[float, int, int]]] = defaultdict(list)
+    for value, predictions in decode_at(pipe, docs, scores, grid):
+        pred: set[tuple[int, int, int, str]] = set()
+        for i, prediction in enumerate(predictions):
+            doc = docs[i]
+            pred.update((i, doc[s].idx, doc[e - 1].idx + len(doc[e - 1]), lab) for s, e, lab, _ in prediction.spans)
+        for label in pipe.labels:
+            mine = {p for p in pred if p[3] == label}
+            counts[label].append((value, len(mine & gold), len(mine)))
     return counts
 
 

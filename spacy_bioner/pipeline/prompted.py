@@ -70,7 +70,7 @@ from ._decode import (
     store_word_probs,
 )
 from ._loss import loss_and_gradient
-from ._thresholds import THRESHOLD_GRID, tune_thresholds
+from ._thresholds import THRESHOLD_GRID, decode_at, tune_thresholds
 
 DEFAULT_CONFIG_STR = """
 [model]
@@ -306,6 +306,26 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
             each) and "n_gold".
         """
         return tune_thresholds(self, examples, grid)
+
+    def predict_at_thresholds(self, docs: Iterable[Doc], thresholds: Sequence[float]) -> dict[float, list[DocPrediction]]:
+        """What `predict` gives with every label at each of `thresholds`; the
+        encoder runs once. For threshold studies (e.g. the threshold a label
+        never trained on needs) without one model pass per threshold.
+
+        docs (Iterable[Doc]): The docs.
+        thresholds (Sequence[float]): Thresholds, each in (0, 1].
+        RETURNS (dict[float, list[DocPrediction]]): Per threshold, per doc, the
+            spans and word probabilities.
+        """
+        self._require_initialized()
+        grid = sorted({float(t) for t in thresholds})
+        if not grid or grid[0] <= 0.0 or grid[-1] > 1.0:
+            raise ValueError(Errors.E319.format(grid=grid))
+        docs = list(docs)
+        queries = self._queries(docs, [self._labels_of(doc) for doc in docs])
+        if not queries:
+            return {value: [DocPrediction() for _ in docs] for value in grid}
+        return dict(decode_at(self, docs, self.model.predict(queries), grid))
 
     # ---- initialization ----------------------------------------------------
 

@@ -67,11 +67,67 @@ def test_zeroshot_command(corpus_root: Path, tiny_bert_dir: Path, tmp_path: Path
     assert report["test_docs"] == {"cdr.chemical": {"conll/BC5CDR-IOB": 3}}
     assert all(r["span_n_gold"] == 2 for r in report["runs"])
     assert "cdr.chemical" in (out / "zeroshot.md").read_text()
-    # a second run reuses the trained base model
+    # a second run reuses the trained base model; scored at thresholds too this time
     trained = (out / "base-seed0" / "model-last" / "meta.json").stat().st_mtime_ns
-    again = CliRunner().invoke(app, args)
+    again = CliRunner().invoke(app, [*args, "--thresholds", "0.5,0.2"])
     assert again.exit_code == 0, again.output
     assert (out / "base-seed0" / "model-last" / "meta.json").stat().st_mtime_ns == trained
+    report = json.loads((out / "zeroshot.json").read_text())
+    assert report["settings"]["thresholds"] == [0.2, 0.5]
+    # at the component's own threshold (0.5) the threshold scoring gives exactly the k = 0 scores
+    plain = {(r["prompt"], r["corpus"]): r for r in report["runs"] if r["k"] == 0}
+    at_half = {(r["prompt"], r["corpus"]): r for r in report["threshold_runs"] if r["threshold"] == 0.5}
+    assert plain.keys() == at_half.keys()
+    for key, run in plain.items():
+        for metric in ("span_f", "token_f", "span_n_pred", "token_n_pred"):
+            assert at_half[key][metric] == run[metric]
+    assert set(report["thresholds"]["name"]["by_threshold"]) == {"0.2", "0.5"}
+    # one held-out label: no other label to choose its threshold on
+    assert report["thresholds"]["name"]["per_label"] == {}
+    assert "| name | 0.2 |" in (out / "zeroshot.md").read_text()
+
+
+def test_predict_at_thresholds_equals_predict_at_each_threshold(tiny_bert_dir: Path) -> None:
+    nlp = spacy.blank("en")
+    pipe = nlp.add_pipe("bioner_prompted", config={"labels": {"Disease": "disease", "Chemical": "chemical"},
+                                                   "model": {"encoder": str(tiny_bert_dir)}})
+    nlp.initialize()
+    docs = [nlp.make_doc(text) for text, _ in CDR + NCBI]
+    probs = sorted(float(p) for pred in pipe.predict(docs) for values in pred.word_probs.values()
+                   for p in values if p == p)
+    grid = [probs[len(probs) // 4], probs[len(probs) // 2], probs[3 * len(probs) // 4]]
+    at = pipe.predict_at_thresholds(docs, grid)
+    assert sorted(at) == sorted(grid)
+    found = set()
+    for value in grid:
+        for label in pipe.labels:
+            pipe.set_threshold(label, value)
+        expected = [sorted(p.spans) for p in pipe.predict(docs)]
+        assert [sorted(p.spans) for p in at[value]] == expected
+        found.add(str(expected))
+    assert len(found) == 3  # the thresholds give three different decodings
+    with pytest.raises(ValueError, match=r"\[E319\]"):
+        pipe.predict_at_thresholds(docs, [0.0])
+
+
+def test_leave_one_label_out_threshold_is_chosen_on_the_other_labels() -> None:
+    from spacy_bioner.experiments.zeroshot.report import summarise_thresholds
+
+    # token F1 per label at thresholds 0.2 / 0.5: A and B are best at 0.2, C at 0.5
+    table = {"A": (0.6, 0.2), "B": (0.4, 0.3), "C": (0.1, 0.9)}
+    runs = [{"label": label, "corpus": "c", "prompt": "name", "k": 0, "seed": 0, "threshold": t,
+             **{m: f for m in ("span_p", "span_r", "span_f", "token_p", "token_r", "token_f")}}
+            for label, scores in table.items() for t, f in zip((0.2, 0.5), scores, strict=True)]
+    summary = summarise_thresholds(runs)["name"]
+    # A: on B and C, 0.5 is better (0.6 vs 0.5 mean): A scores 0.2 there
+    assert summary["per_label"]["A"] == pytest.approx({"threshold": 0.5, **{m: 0.2 for m in table_metrics()}})
+    assert summary["per_label"]["B"]["threshold"] == 0.5 and summary["per_label"]["C"]["threshold"] == 0.2
+    assert summary["leave_one_out"]["token_f"] == pytest.approx((0.2 + 0.3 + 0.1) / 3)
+    assert summary["by_threshold"]["0.2"]["token_f"] == pytest.approx((0.6 + 0.4 + 0.1) / 3)
+
+
+def table_metrics() -> tuple[str, ...]:
+    return ("span_p", "span_r", "span_f", "token_p", "token_r", "token_f")
 
 
 def test_zeroshot_rejects_unknown_labels_and_seeds(corpus_root: Path, tmp_path: Path) -> None:
@@ -80,3 +136,6 @@ def test_zeroshot_rejects_unknown_labels_and_seeds(corpus_root: Path, tmp_path: 
     assert unknown.exit_code == 1 and "[E803]" in unknown.output
     bad_seeds = CliRunner().invoke(app, [*base, "--hold-out", "cdr.chemical", "--seeds", "a,b"])
     assert bad_seeds.exit_code == 1 and "[E809]" in bad_seeds.output
+    for bad in ("0.1,x", "0,0.5", "1.5"):
+        result = CliRunner().invoke(app, [*base, "--hold-out", "cdr.chemical", "--thresholds", bad])
+        assert result.exit_code == 1 and "[E319]" in result.output, bad

@@ -59,7 +59,18 @@ def score_labels(
         span_n_gold/n_pred, token_p/r/f, token_n_gold/n_pred.
     """
     predicted = list(nlp.pipe((ref.text for ref in references), batch_size=batch_size))
-    examples = [Example(pred, ref) for pred, ref in zip(predicted, references, strict=True)]
+    return score_examples_per_label([Example(pred, ref) for pred, ref in zip(predicted, references, strict=True)],
+                                    labels, spans_key)
+
+
+def score_examples_per_label(
+    examples: Sequence[Example], labels: Sequence[str], spans_key: str
+) -> dict[str, dict[str, float]]:
+    """Score each label of predicted examples (see `score_labels`).
+
+    RETURNS (dict[str, dict[str, float]]): Per label: span_p/r/f,
+        span_n_gold/n_pred, token_p/r/f, token_n_gold/n_pred.
+    """
     spans = score_spans(examples, spans_key=spans_key, labels=labels)[f"spans_{spans_key}_per_type"] or {}
     tokens = score_tokens(examples, spans_key=spans_key, labels=labels)[f"spans_{spans_key}_token_per_type"] or {}
     out: dict[str, dict[str, float]] = {}

@@ -72,15 +72,66 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def summarise_thresholds(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Zero-shot scores against the threshold, and the leave-one-label-out threshold.
+
+    A threshold cannot be tuned on a label the model never saw, but it can be
+    chosen on the other held-out labels: for each label, the threshold with
+    the best mean token F1 over the OTHER labels (ties: nearest 0.5) is
+    applied to it. A label's score is the macro over its corpora, averaged
+    over seeds.
+
+    runs (Sequence[Mapping[str, Any]]): label, corpus, prompt, seed, threshold and METRICS.
+    RETURNS (dict[str, Any]): Per prompt: "by_threshold" {t: {metric: mean over
+        labels}}, "leave_one_out" {metric: mean over labels} and "per_label"
+        {label: {"threshold", metric...}}.
+    """
+    per_seed = _macro(runs, ("label", "prompt", "threshold", "seed"))
+    scores: dict[str, dict[str, dict[float, dict[str, float]]]] = defaultdict(lambda: defaultdict(dict))
+    grouped: dict[tuple[str, str, float], list[dict[str, float]]] = defaultdict(list)
+    for (label, prompt, value, _), row in per_seed.items():
+        grouped[(prompt, label, float(value))].append(row)
+    for (prompt, label, value), seeds in grouped.items():
+        scores[prompt][label][value] = {m: statistics.fmean(s[m] for s in seeds) for m in METRICS}
+    out: dict[str, Any] = {}
+    for prompt, labels in sorted(scores.items()):
+        grid = sorted({value for by_t in labels.values() for value in by_t})
+        by_threshold = {str(value): {m: statistics.fmean(labels[lab][value][m] for lab in labels if value in labels[lab])
+                                     for m in METRICS} for value in grid}
+        per_label: dict[str, Any] = {}
+        for label, by_t in sorted(labels.items()):
+            chosen = best_on_others(labels, label, [value for value in grid if value in by_t])
+            if chosen is not None:
+                per_label[label] = {"threshold": chosen, **by_t[chosen]}
+        loo = {m: statistics.fmean(row[m] for row in per_label.values()) for m in METRICS} if per_label else {}
+        out[prompt] = {"by_threshold": by_threshold, "leave_one_out": loo, "per_label": per_label}
+    return out
+
+
+def best_on_others(
+    labels: Mapping[str, Mapping[float, Mapping[str, float]]], label: str, grid: Sequence[float]
+) -> float | None:
+    """The threshold of `grid` with the best mean token F1 over the labels other
+    than `label` (ties: the one nearest 0.5); None without other labels."""
+    others = [other for other in labels if other != label]
+    if not others or not grid:
+        return None
+
+    def key(value: float) -> tuple[float, float]:
+        return (statistics.fmean(labels[o].get(value, {}).get("token_f", 0.0) for o in others), -abs(value - 0.5))
+
+    return max(grid, key=key)
+
+
 def write_zeroshot_report(
     options: Any, removed: Sequence[str], corpora: Sequence[str], data: Any, runs: Sequence[Mapping[str, Any]],
-    msg: Printer,
+    msg: Printer, threshold_runs: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Write zeroshot.json, zeroshot.md and (with matplotlib) zeroshot.png.
 
     RETURNS (dict[str, Any]): The report.
     """
-    report = {
+    report: dict[str, Any] = {
         "settings": {"config": str(options.config_path), "corpus_root": str(options.corpus_root),
                      "held_out": list(options.held_out), "removed_with_overlaps": list(removed),
                      "corpora": list(corpora), "seeds": list(options.seeds), "shots": list(options.shots),
@@ -91,6 +142,10 @@ def write_zeroshot_report(
         "runs": list(runs),
         "summary": summarise_runs(runs),
     }
+    if threshold_runs:
+        report["settings"]["thresholds"] = sorted({float(r["threshold"]) for r in threshold_runs})
+        report["threshold_runs"] = list(threshold_runs)
+        report["thresholds"] = summarise_thresholds(threshold_runs)
     out = Path(options.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     srsly.write_json(out / "zeroshot.json", report)
@@ -116,6 +171,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         for prompt, by_k in prompts.items():
             for k, entry in by_k.items():
                 lines.append(f"| {label} | {prompt} | {k} | {pct_summary(entry['token_f'])} | {pct_summary(entry['span_f'])} |")
+    lines += render_thresholds(report.get("thresholds"))
     lines += ["", "| label | corpus | prompt | k | token F1 | strict span F1 |", "|---|---|---|--:|--:|--:|"]
     for label, corpora in summary["per_corpus"].items():
         for corpus, prompts in corpora.items():
@@ -124,6 +180,27 @@ def render_markdown(report: Mapping[str, Any]) -> str:
                     lines.append(f"| {label} | {corpus} | {prompt} | {k} | {pct_summary(entry['token_f'])} "
                                  f"| {pct_summary(entry['span_f'])} |")
     return "\n".join(lines) + "\n"
+
+
+def render_thresholds(thresholds: Mapping[str, Any] | None) -> list[str]:
+    """The threshold tables (mean over labels per threshold; leave-one-label-out), if scored."""
+    if not thresholds:
+        return []
+    lines = ["", "Zero-shot against the threshold (mean over held-out labels), and each label at the threshold "
+             "that is best on the other held-out labels (leave one label out):", "",
+             "| prompt | threshold | token F1 | strict span F1 |", "|---|--:|--:|--:|"]
+    for prompt, entry in thresholds.items():
+        for value, row in entry["by_threshold"].items():
+            lines.append(f"| {prompt} | {value} | {100 * row['token_f']:.2f} | {100 * row['span_f']:.2f} |")
+        loo = entry["leave_one_out"]
+        if loo:
+            lines.append(f"| {prompt} | leave one label out | {100 * loo['token_f']:.2f} | {100 * loo['span_f']:.2f} |")
+    lines += ["", "| label | prompt | chosen on the others | token F1 | strict span F1 |", "|---|---|--:|--:|--:|"]
+    for prompt, entry in thresholds.items():
+        for label, row in entry["per_label"].items():
+            lines.append(f"| {label} | {prompt} | {row['threshold']} | {100 * row['token_f']:.2f} | "
+                         f"{100 * row['span_f']:.2f} |")
+    return lines
 
 
 def write_plot(report: Mapping[str, Any], path: Path) -> bool:

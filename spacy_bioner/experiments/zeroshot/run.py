@@ -11,6 +11,7 @@ from typing import Any
 
 import spacy
 from spacy.language import Language
+from spacy.training import Example
 from thinc.api import Config
 from wasabi import Printer
 
@@ -18,7 +19,7 @@ from ...catalogue import LabelCatalogue, load_catalogue
 from ...errors import BioNERInputError, Errors
 from ...util import pct
 from ..fewshot.data import sample_sentences
-from ..fewshot.evaluation import score_labels
+from ..fewshot.evaluation import score_examples_per_label, score_labels
 from ..fewshot.training import (
     FinetuneSettings,
     finetune_label,
@@ -46,6 +47,9 @@ class ZeroshotOptions:
     shots (list[int]): k values; 0 is zero-shot.
     fewshot_seeds (int): Samples per k > 0.
     overrides (dict[str, Any]): More config overrides (e.g. training.max_steps).
+    thresholds (list[float]): Also score zero-shot at each of these thresholds
+        (the encoder runs once per label and prompt), for the report's
+        leave-one-label-out threshold; empty: only the component's threshold.
     """
 
     config_path: Path
@@ -56,6 +60,7 @@ class ZeroshotOptions:
     shots: list[int] = field(default_factory=lambda: [0, 1, 10, 100])
     fewshot_seeds: int = 3
     overrides: dict[str, Any] = field(default_factory=dict)
+    thresholds: list[float] = field(default_factory=list)
 
 
 def run_zeroshot(options: ZeroshotOptions, *, verbose: bool = True) -> dict[str, Any]:
@@ -74,13 +79,16 @@ def run_zeroshot(options: ZeroshotOptions, *, verbose: bool = True) -> dict[str,
     data = load_zeroshot_data(nlp, catalogue, options.corpus_root, corpora, options.held_out, "sc",
                               pools=any(k > 0 for k in options.shots))
     runs: list[dict[str, Any]] = []
+    threshold_runs: list[dict[str, Any]] = []
     bases: dict[int, Path] = {}
     for seed in options.seeds:
         bases[seed], seconds = train_or_reuse(options, removed, seed, msg, verbose)
         runs += zero_shot(bases[seed], seed, data, catalogue, options.held_out, msg, seconds)
+        if options.thresholds:
+            threshold_runs += zero_shot_thresholds(bases[seed], seed, data, catalogue, options, msg)
     if any(k > 0 for k in options.shots):
         runs += few_shot(bases[options.seeds[0]], data, catalogue, options, msg)
-    return write_zeroshot_report(options, removed, corpora, data, runs, msg)
+    return write_zeroshot_report(options, removed, corpora, data, runs, msg, threshold_runs)
 
 
 def base_config(options: ZeroshotOptions, removed: Sequence[str], seed: int) -> Config:
@@ -148,6 +156,47 @@ def zero_shot(
             runs += [_run(label, corpus, prompt, 0, seed, s, base_seconds=seconds) for corpus, s in scores.items()]
             msg.info(f"seed {seed}, {label} by {prompt}: token F1 "
                      + ", ".join(f"{c} {pct(s['token_f'])}" for c, s in scores.items()))
+    return runs
+
+
+def score_label_thresholds(
+    nlp: Language, tagger: Any, label: str, text: str, references: Mapping[str, Sequence[Any]],
+    thresholds: Sequence[float], *, batch_size: int = 256,
+) -> dict[float, dict[str, dict[str, float]]]:
+    """Scores of one label (prompted with `text`) at each threshold, per corpus;
+    the model runs once per batch of docs, each threshold only re-decodes.
+
+    RETURNS (dict[float, dict[str, dict[str, float]]]): threshold -> corpus -> scores.
+    """
+    tagger.set_labels({label: text})
+    out: dict[float, dict[str, dict[str, float]]] = {}
+    for corpus, refs in references.items():
+        examples: dict[float, list[Example]] = {}
+        for start in range(0, len(refs), batch_size):
+            chunk = refs[start:start + batch_size]
+            docs = list(nlp.pipe((ref.text for ref in chunk), disable=[FACTORY]))
+            for value, predictions in tagger.predict_at_thresholds(docs, thresholds).items():
+                copies = [doc.copy() for doc in docs]
+                tagger.set_annotations(copies, predictions)
+                examples.setdefault(value, []).extend(Example(c, r) for c, r in zip(copies, chunk, strict=True))
+        for value, scored in examples.items():
+            out.setdefault(value, {})[corpus] = score_examples_per_label(scored, [label], "sc")[label]
+    return out
+
+
+def zero_shot_thresholds(
+    base: Path, seed: int, data: ZeroshotData, catalogue: LabelCatalogue, options: ZeroshotOptions, msg: Printer
+) -> list[dict[str, Any]]:
+    """Zero-shot scores of every held-out label and prompt at each of `options.thresholds`."""
+    nlp, tagger = load_tagger(base, FACTORY)
+    runs = []
+    for label in options.held_out:
+        for prompt in PROMPTS:
+            by_threshold = score_label_thresholds(nlp, tagger, label, prompt_text(catalogue, label, prompt),
+                                                  data.references[label], options.thresholds)
+            runs += [_run(label, corpus, prompt, 0, seed, s, threshold=value)
+                     for value, corpora in by_threshold.items() for corpus, s in corpora.items()]
+        msg.info(f"seed {seed}, {label}: scored at thresholds {', '.join(map(str, options.thresholds))}")
     return runs
 
 
