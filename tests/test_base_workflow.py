@@ -483,6 +483,29 @@ def test_project_base_workflow_commands() -> None:
     assert commands["corpora-base"]["outputs"] == [f"assets/corpora/{c}" for c in corpora]
 
 
+def test_project_zeroshot_base_command_feeds_the_model_card() -> None:
+    from spacy_bioner.cli.zeroshot import parse_seeds, parse_thresholds
+    from spacy_bioner.experiments.fewshot import parse_shots
+
+    project = _project()
+    workflow = project["workflows"]["base-zeroshot"]
+    assert workflow.index("zeroshot-base") < workflow.index("package-base")
+    command = _commands()["zeroshot-base"]
+    args = shlex.split(command["script"][0])
+    assert args[:6] == ["python", "-m", "spacy_bioner", "zeroshot", "corpus/base", "results/zeroshot"]
+    # it writes the report package-base reads by default
+    assert project["vars"]["base_zeroshot"] in command["outputs"]
+    catalogue = load_catalogue()
+    held_out = [args[i + 1] for i, arg in enumerate(args) if arg == "--hold-out"]
+    assert len(held_out) == 8
+    removed = catalogue.overlap_closure(held_out)  # every id is a catalogue label (E803 otherwise)
+    assert set(held_out) <= removed
+    assert parse_seeds(args[args.index("--seeds") + 1]) == [0, 1, 2]
+    assert parse_shots(args[args.index("--shots") + 1]) == [0, 1, 10, 100]
+    assert parse_thresholds(args[args.index("--thresholds") + 1])[-1] == 0.5
+    assert args[args.index("--training.max_steps") + 1] == str(project["vars"]["base_max_steps"])
+
+
 def _extracted(project: dict[str, Any]) -> dict[str, str]:
     """dest -> md5 of the files corpora-base extracts from an archive asset."""
     lines = next(c for c in project["commands"] if c["name"] == "corpora-base")["script"]
