@@ -74,9 +74,11 @@ def check_trained_on(pipeline: Path, corpus: str) -> None:
     corpus (str): The corpus name the licences are taken for.
     """
     paths = load_config(pipeline / "config.cfg", interpolate=False)["paths"]
-    # a single-corpus config reads paths.train; the base recipe reads a corpus root (paths.corpus)
-    trained_on = str(paths.get("train") if "train" in paths else paths.get("corpus"))
-    expected = Path("corpus") / corpus / ("train.spacy" if "train" in paths else "")
+    # a single-corpus config reads paths.train; the base recipe reads a corpus root (paths.corpus;
+    # spacy train may add an empty paths.train beside it)
+    single = paths.get("train") is not None or paths.get("corpus") is None
+    trained_on = str(paths.get("train") if single else paths.get("corpus"))
+    expected = Path("corpus") / corpus / ("train.spacy" if single else "")
     if Path(trained_on) != expected:
         msg.warn(f"{pipeline} was trained on {trained_on}, not {expected}",
                  f"The package's LICENSES_SOURCES describes corpus '{corpus}': pass the corpus it was trained on.")

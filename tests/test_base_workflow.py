@@ -342,6 +342,21 @@ def test_package_base_refuses_unknown_default_labels(metrics: tuple[Path, dict[s
     assert not (tmp_path / "packages").exists()
 
 
+@pytest.mark.parametrize("paths, warned", [
+    ({"train": None, "corpus": "corpus/base"}, False),  # the base recipe, as spacy train saves it
+    ({"corpus": "corpus/base"}, False),
+    ({"train": None, "corpus": "/elsewhere"}, True),
+    ({"train": "corpus/base/train.spacy"}, False),
+    ({"train": "corpus/other/train.spacy"}, True),
+])
+def test_package_warns_only_when_the_pipeline_was_trained_on_another_corpus(
+        paths: dict[str, Any], warned: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = ["[paths]"] + [f"{key} = {'null' if value is None else json.dumps(value)}" for key, value in paths.items()]
+    (tmp_path / "config.cfg").write_text("\n".join(lines) + "\n", encoding="utf8")
+    _script("package_pipeline").check_trained_on(tmp_path, "base")
+    assert ("LICENSES_SOURCES describes corpus" in " ".join(capsys.readouterr().out.split())) is warned
+
+
 @pytest.mark.slow
 def test_package_base_builds_the_wheel(metrics: tuple[Path, dict[str, Any]], base_model: Path, tmp_path: Path) -> None:
     """package-base as the project runs it (scripts/package_base.py, then package_pipeline.py)."""
