@@ -136,8 +136,10 @@ def model_card(
     zeroshot_report: Mapping[str, Any] | None,
     default_labels: Mapping[str, str],
 ) -> dict[str, Any]:
-    """The meta.json that `spacy package --meta-path` applies: the template with
-    the card appended to its description, the sources and the figures as data.
+    """The meta.json that `spacy package --meta-path` applies: the template's
+    one-line description (the wheel's summary, which may not hold newlines),
+    the card as `notes` (spaCy appends them to the package README, the wheel's
+    long description), the sources and the figures as data.
 
     template (Mapping[str, Any]): configs/meta_base.json.
     catalogue (LabelCatalogue): The label catalogue (corpus names and licences).
@@ -150,7 +152,8 @@ def model_card(
     rows = corpus_rows(catalogue, corpora, metrics)
     zeroshot = zeroshot_figures(zeroshot_report)
     meta = dict(template)
-    meta["description"] = f"{template.get('description', '')}\n\n{card_markdown(rows, metrics, zeroshot, default_labels)}"
+    meta["description"] = " ".join(str(template.get("description", "")).split())
+    meta["notes"] = card_markdown(rows, metrics, zeroshot, default_labels)
     meta["sources"] = corpus_sources(catalogue, corpora)
     meta["bioner_base"] = {"corpora": rows, "test_overall": dict(metrics["overall"]), "zeroshot": zeroshot,
                            "default_labels": dict(default_labels)}
