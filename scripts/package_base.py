@@ -31,7 +31,9 @@ from spacy_bioner.catalogue import load_catalogue
 from spacy_bioner.errors import BioNERInputError, Errors
 from spacy_bioner.experiments.base import (
     DEFAULT_LABELS,
+    apply_new_label_threshold,
     model_card,
+    new_label_threshold,
     recipe_corpora,
     set_default_labels,
 )
@@ -54,9 +56,12 @@ def read_json(path: Path, what: str, how: str) -> dict[str, Any]:
 
 
 def stage(pipeline: Path, metrics_path: Path, meta_path: Path, zeroshot: Path | None, labels: list[str],
-          staging: Path) -> dict[str, Any]:
+          staging: Path, new_threshold: float | None = None) -> dict[str, Any]:
     """Write the relabelled pipeline, its meta.json and sources.json to `staging`.
 
+    new_threshold (float | None): The threshold of labels added to the
+        package; None: the one the zero-shot report finds best on its held-out
+        labels, if it scored thresholds (`zeroshot --thresholds`), else unchanged.
     RETURNS (dict[str, Any]): The meta.
     """
     catalogue = load_catalogue()
@@ -67,7 +72,10 @@ def stage(pipeline: Path, metrics_path: Path, meta_path: Path, zeroshot: Path | 
     if zeroshot is not None and zeroshot.exists():
         report = read_json(zeroshot, "a zero-shot report", "python -m spacy_bioner zeroshot")
     template = read_json(meta_path, "a meta.json template", "configs/meta_base.json as a model")
-    meta = model_card(template, catalogue, recipe_corpora(nlp.config.interpolate()), metrics, report, named)
+    chosen = {"threshold": new_threshold} if new_threshold is not None else new_label_threshold(report)
+    if chosen is not None and chosen["threshold"] is not None:
+        apply_new_label_threshold(nlp, nlp.get_pipe(FACTORY), chosen["threshold"])
+    meta = model_card(template, catalogue, recipe_corpora(nlp.config.interpolate()), metrics, report, named, chosen)
     nlp.to_disk(staging / "pipeline")
     srsly.write_json(staging / "meta.json", meta)
     srsly.write_json(staging / "sources.json", {CORPUS: meta["sources"]})
@@ -85,12 +93,15 @@ def main(
     default_label: list[str] = typer.Option(list(DEFAULT_LABELS), "--default-label",
                                             help="A catalogue label id the package tags (repeat for more)"),
     license_path: Path = typer.Option(ROOT / "LICENSE", "--license", exists=True, dir_okay=False),
+    new_threshold: float = typer.Option(None, "--new-label-threshold", min=0.0, max=1.0,
+                                        help="Threshold of labels users add (default: best on the zero-shot "
+                                             "report's held-out labels if it scored thresholds, else unchanged)"),
 ) -> None:
     """Build the en_bioner_base wheel: default labels, model card, licences."""
     with tempfile.TemporaryDirectory(prefix="bioner-base-package-") as tmp:
         staging = Path(tmp)
         try:
-            stage(pipeline, metrics, meta_path, zeroshot, list(default_label), staging)
+            stage(pipeline, metrics, meta_path, zeroshot, list(default_label), staging, new_threshold)
         except BioNERInputError as err:
             msg.fail(str(err), exits=1)
         cmd = [sys.executable, str(ROOT / "scripts" / "package_pipeline.py"), str(staging / "pipeline"),

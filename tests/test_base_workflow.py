@@ -344,6 +344,31 @@ def test_package_base_refuses_unknown_default_labels(metrics: tuple[Path, dict[s
     assert not (tmp_path / "packages").exists()
 
 
+@pytest.mark.parametrize("by_hand", [None, 0.3])
+def test_package_base_sets_the_threshold_of_added_labels(metrics: tuple[Path, dict[str, Any]], base_model: Path,
+                                                         tmp_path: Path, by_hand: float | None) -> None:
+    report = _zeroshot_report()
+    by_threshold = {"0.1": {"token_f": 0.30, "span_f": 0.1}, "0.2": {"token_f": 0.25, "span_f": 0.1},
+                    "0.5": {"token_f": 0.14, "span_f": 0.1}}
+    report["thresholds"] = {"description": {"by_threshold": by_threshold, "leave_one_out": {}, "per_label": {}}}
+    srsly.write_json(tmp_path / "zeroshot.json", report)
+    before = spacy.load(base_model).get_pipe("bioner_prompted").threshold_for("cdr.disease")
+    meta = _script("package_base").stage(base_model, metrics[0], ROOT / "configs" / "meta_base.json",
+                                         tmp_path / "zeroshot.json", ["cdr.disease"], tmp_path, by_hand)
+    expected = 0.1 if by_hand is None else by_hand
+    staged = spacy.load(tmp_path / "pipeline")
+    tagger = staged.get_pipe("bioner_prompted")
+    assert staged.config["components"]["bioner_prompted"]["threshold"] == expected
+    assert tagger.threshold_for("Disease") == before  # the trained label keeps its threshold
+    tagger.add_label("Cell line", "cell line")
+    assert tagger.threshold_for("Cell line") == expected
+    assert meta["bioner_base"]["new_label_threshold"]["threshold"] == expected
+    assert f"gets the threshold {expected:g}" in meta["notes"]
+    assert ("30.00, against 14.00 at 0.5" in meta["notes"]) is (by_hand is None)
+    # the trained pipeline itself is unchanged
+    assert spacy.load(base_model).config["components"]["bioner_prompted"]["threshold"] == 0.5
+
+
 @pytest.mark.parametrize("paths, warned", [
     ({"train": None, "corpus": "corpus/base"}, False),  # the base recipe, as spacy train saves it
     ({"corpus": "corpus/base"}, False),

@@ -28,7 +28,14 @@ corpus's labels.
 """
 from __future__ import annotations
 
-from .card import DEFAULT_LABELS, model_card, set_default_labels, zeroshot_figures
+from .card import (
+    DEFAULT_LABELS,
+    apply_new_label_threshold,
+    model_card,
+    new_label_threshold,
+    set_default_labels,
+    zeroshot_figures,
+)
 from .data import (
     Conversion,
     convert,
@@ -41,6 +48,8 @@ from .evaluation import evaluate_base, render_markdown
 from .sourced import make_initialize_sourced
 
 __all__ = [
+    "apply_new_label_threshold",
+    "new_label_threshold",
     "DEFAULT_LABELS",
     "Conversion",
     "convert",

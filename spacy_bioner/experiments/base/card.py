@@ -80,6 +80,39 @@ def zeroshot_figures(report: Mapping[str, Any] | None) -> dict[str, Any] | None:
             "paper_token_f": report.get("paper_zero_shot_token_f")}
 
 
+def new_label_threshold(report: Mapping[str, Any] | None, prompt: str = "description") -> dict[str, float | None] | None:
+    """The threshold for labels a user adds to the packaged base model.
+
+    A type the model never trained on gets probabilities of another scale
+    than the trained ones, and its own threshold cannot be tuned without its
+    data. The held-out labels of the zero-shot protocol stand in for it: the
+    threshold with the best mean zero-shot token F1 over them (`zeroshot
+    --thresholds`; ties: nearest 0.5).
+
+    report (Mapping[str, Any] | None): A zeroshot.json report.
+    prompt (str): The prompt the threshold is chosen for.
+    RETURNS (dict[str, float | None] | None): {"threshold", "token_f" (mean at it),
+        "token_f_at_0.5"}; None without threshold scores in the report.
+    """
+    by_threshold = ((report or {}).get("thresholds") or {}).get(prompt, {}).get("by_threshold") or {}
+    if not by_threshold:
+        return None
+    best = max(by_threshold, key=lambda t: (by_threshold[t]["token_f"], -abs(float(t) - 0.5)))
+    half = next((row for t, row in by_threshold.items() if float(t) == 0.5), None)
+    return {"threshold": float(best), "token_f": float(by_threshold[best]["token_f"]),
+            "token_f_at_0.5": None if half is None else float(half["token_f"])}
+
+
+def apply_new_label_threshold(nlp: Any, tagger: Any, value: float) -> None:
+    """Make `value` the threshold of labels added from now on; the current
+    (trained) labels keep theirs. Set in the pipeline's config too, which the
+    component is rebuilt from when the package is loaded."""
+    for label in tagger.labels:
+        tagger.set_threshold(label, tagger.threshold_for(label))
+    tagger.threshold = float(value)
+    nlp.get_pipe_config(tagger.name)["threshold"] = float(value)
+
+
 def corpus_rows(catalogue: LabelCatalogue, corpora: Sequence[str], metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Per training corpus: id, name, licence, its labels and its test scores (None: not scored)."""
     rows = []
@@ -92,7 +125,7 @@ def corpus_rows(catalogue: LabelCatalogue, corpora: Sequence[str], metrics: Mapp
 
 
 def card_markdown(rows: Sequence[Mapping[str, Any]], metrics: Mapping[str, Any], zeroshot: Mapping[str, Any] | None,
-                  default_labels: Mapping[str, str]) -> str:
+                  default_labels: Mapping[str, str], new_threshold: Mapping[str, Any] | None = None) -> str:
     """The model card's Markdown: corpora, licences and test F1; zero-shot; the default labels."""
     lines = ["### Training corpora and test scores", "",
              "Each corpus's test split, scored on its own labels (strict span F1, token F1):", "",
@@ -107,6 +140,15 @@ def card_markdown(rows: Sequence[Mapping[str, Any]], metrics: Mapping[str, Any],
               "package keeps a few. Add a type by its name or a description, e.g. "
               "`nlp.get_pipe(\"bioner_prompted\").add_label(\"Cell line\", \"cell line\")`, or replace them "
               "with `set_labels({label: description})`."]
+    if new_threshold is not None:
+        how = "chosen by hand"
+        if new_threshold.get("token_f") is not None:
+            how = (f"the threshold with the best mean zero-shot token F1 over the held-out labels described by their "
+                   f"descriptions: {pct(new_threshold['token_f'])}")
+            if new_threshold.get("token_f_at_0.5") is not None:
+                how += f", against {pct(new_threshold['token_f_at_0.5'])} at 0.5"
+        lines += ["", f"A label you add gets the threshold {new_threshold['threshold']:g} ({how}); the default labels "
+                  "keep their trained threshold. `set_threshold(label, value)` changes one."]
     return "\n".join(lines)
 
 
@@ -135,6 +177,7 @@ def model_card(
     metrics: Mapping[str, Any],
     zeroshot_report: Mapping[str, Any] | None,
     default_labels: Mapping[str, str],
+    new_threshold: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The meta.json that `spacy package --meta-path` applies: the template's
     one-line description (the wheel's summary, which may not hold newlines),
@@ -147,14 +190,17 @@ def model_card(
     metrics (Mapping[str, Any]): From `evaluate_base` (metrics/base.json).
     zeroshot_report (Mapping[str, Any] | None): A zeroshot.json report, or None.
     default_labels (Mapping[str, str]): Span label -> catalogue id (`set_default_labels`).
+    new_threshold (Mapping[str, Any] | None): The threshold of added labels
+        (`new_label_threshold`, or {"threshold": value} when chosen by hand); None: unchanged.
     RETURNS (dict[str, Any]): The meta.
     """
     rows = corpus_rows(catalogue, corpora, metrics)
     zeroshot = zeroshot_figures(zeroshot_report)
     meta = dict(template)
     meta["description"] = " ".join(str(template.get("description", "")).split())
-    meta["notes"] = card_markdown(rows, metrics, zeroshot, default_labels)
+    meta["notes"] = card_markdown(rows, metrics, zeroshot, default_labels, new_threshold)
     meta["sources"] = corpus_sources(catalogue, corpora)
     meta["bioner_base"] = {"corpora": rows, "test_overall": dict(metrics["overall"]), "zeroshot": zeroshot,
-                           "default_labels": dict(default_labels)}
+                           "default_labels": dict(default_labels),
+                           "new_label_threshold": None if new_threshold is None else dict(new_threshold)}
     return meta
