@@ -350,7 +350,8 @@ def test_package_base_sets_the_threshold_of_added_labels(metrics: tuple[Path, di
     report = _zeroshot_report()
     by_threshold = {"0.1": {"token_f": 0.30, "span_f": 0.1}, "0.2": {"token_f": 0.25, "span_f": 0.1},
                     "0.5": {"token_f": 0.14, "span_f": 0.1}}
-    report["thresholds"] = {"description": {"by_threshold": by_threshold, "leave_one_out": {}, "per_label": {}}}
+    report["thresholds"] = {"description": {"by_threshold": by_threshold, "leave_one_out": {"token_f": 0.26},
+                                            "per_label": {}}}
     srsly.write_json(tmp_path / "zeroshot.json", report)
     before = spacy.load(base_model).get_pipe("bioner_prompted").threshold_for("cdr.disease")
     meta = _script("package_base").stage(base_model, metrics[0], ROOT / "configs" / "meta_base.json",
@@ -364,7 +365,7 @@ def test_package_base_sets_the_threshold_of_added_labels(metrics: tuple[Path, di
     assert tagger.threshold_for("Cell line") == expected
     assert meta["bioner_base"]["new_label_threshold"]["threshold"] == expected
     assert f"gets the threshold {expected:g}" in meta["notes"]
-    assert ("30.00, against 14.00 at 0.5" in meta["notes"]) is (by_hand is None)
+    assert ("30.00, against 14.00 at 0.5; 26.00 when each label" in meta["notes"]) is (by_hand is None)
     # the trained pipeline itself is unchanged
     assert spacy.load(base_model).config["components"]["bioner_prompted"]["threshold"] == 0.5
 

@@ -92,15 +92,18 @@ def new_label_threshold(report: Mapping[str, Any] | None, prompt: str = "descrip
     report (Mapping[str, Any] | None): A zeroshot.json report.
     prompt (str): The prompt the threshold is chosen for.
     RETURNS (dict[str, float | None] | None): {"threshold", "token_f" (mean at it),
-        "token_f_at_0.5"}; None without threshold scores in the report.
+        "token_f_at_0.5", "token_f_leave_one_out" (each label at the threshold
+        best on the others: the honest estimate)}; None without threshold scores.
     """
     by_threshold = ((report or {}).get("thresholds") or {}).get(prompt, {}).get("by_threshold") or {}
     if not by_threshold:
         return None
     best = max(by_threshold, key=lambda t: (by_threshold[t]["token_f"], -abs(float(t) - 0.5)))
     half = next((row for t, row in by_threshold.items() if float(t) == 0.5), None)
+    loo = report["thresholds"][prompt].get("leave_one_out") or {}  # type: ignore[index]
     return {"threshold": float(best), "token_f": float(by_threshold[best]["token_f"]),
-            "token_f_at_0.5": None if half is None else float(half["token_f"])}
+            "token_f_at_0.5": None if half is None else float(half["token_f"]),
+            "token_f_leave_one_out": None if loo.get("token_f") is None else float(loo["token_f"])}
 
 
 def apply_new_label_threshold(nlp: Any, tagger: Any, value: float) -> None:
@@ -147,6 +150,9 @@ def card_markdown(rows: Sequence[Mapping[str, Any]], metrics: Mapping[str, Any],
                    f"descriptions: {pct(new_threshold['token_f'])}")
             if new_threshold.get("token_f_at_0.5") is not None:
                 how += f", against {pct(new_threshold['token_f_at_0.5'])} at 0.5"
+            if new_threshold.get("token_f_leave_one_out") is not None:
+                how += (f"; {pct(new_threshold['token_f_leave_one_out'])} when each label is scored at the "
+                        "threshold chosen on the other held-out labels")
         lines += ["", f"A label you add gets the threshold {new_threshold['threshold']:g} ({how}); the default labels "
                   "keep their trained threshold. `set_threshold(label, value)` changes one."]
     return "\n".join(lines)
