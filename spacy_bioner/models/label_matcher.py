@@ -404,10 +404,8 @@ def build_label_matcher(
     inference_bf16 (bool): Predict under bfloat16 autocast.
     training_bf16 (bool): Train under bfloat16 autocast (weights stay float32).
     freeze_label_encoder (bool): Keep the separate `label_encoder` as
-        pretrained; only the label projection learns. Label vectors then stay
-        in the sentence encoder's space, where a type never trained on lies
-        near the trained types whose texts mean something alike (for
-        zero-shot). Needs `label_encoder`.
+        pretrained (only the label projection learns), so label vectors stay
+        in the sentence encoder's semantic space, for zero-shot.
     RETURNS (Model[list[PromptQuery], PromptScores]): The layer.
     """
     settings = LabelMatcherSettings(encoder, dropout, max_length, stride, batch_size, tag_scheme,
