@@ -17,6 +17,7 @@ from ..catalogue import load_catalogue
 from ..errors import BioNERInputError, Errors
 from ..experiments.fewshot import parse_shots
 from ..experiments.zeroshot import ZeroshotOptions, run_zeroshot
+from ..pipeline._thresholds import check_grid
 from . import app
 from ._util import fail
 
@@ -69,10 +70,9 @@ def parse_thresholds(value: str) -> list[float]:
     """`"0.1,0.3"` -> [0.1, 0.3]; `""` -> []. RAISES (BioNERInputError): E319 for
     anything but numbers in (0, 1]."""
     parts = [part.strip() for part in value.split(",") if part.strip()]
+    if not parts:
+        return []
     try:
-        thresholds = sorted({float(part) for part in parts})
-    except ValueError:
+        return check_grid(float(part) for part in parts)
+    except ValueError:  # not a number, or outside (0, 1]
         raise BioNERInputError(Errors.E319.format(grid=value)) from None
-    if thresholds and (thresholds[0] <= 0.0 or thresholds[-1] > 1.0):
-        raise BioNERInputError(Errors.E319.format(grid=thresholds))
-    return thresholds

@@ -16,9 +16,19 @@ from spacy.training import Example, validate_examples
 
 from ..errors import Errors
 from ..models.tagger_layer import PromptScores
+from ._decode import DocPrediction
 
 #: Thresholds `tune_thresholds` tries by default: 0.05, 0.10, ..., 0.95.
 THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))
+
+
+def check_grid(grid: Iterable[float]) -> list[float]:
+    """grid (Iterable[float]): Thresholds. RETURNS (list[float]): Sorted, each
+    once. RAISES (ValueError): E319 if empty or one is outside (0, 1]."""
+    values = sorted({float(t) for t in grid})
+    if not values or values[0] <= 0.0 or values[-1] > 1.0:
+        raise ValueError(Errors.E319.format(grid=values))
+    return values
 
 
 def tune_thresholds(
@@ -36,9 +46,7 @@ def tune_thresholds(
     examples = list(examples)
     validate_examples(examples, "PromptedTagger.tune_thresholds")
     pipe._require_initialized()
-    grid = sorted({float(t) for t in grid})
-    if not grid or grid[0] <= 0.0 or grid[-1] > 1.0:
-        raise ValueError(Errors.E319.format(grid=grid))
+    grid = check_grid(grid)
     before = dict(pipe.thresholds)
     # the current thresholds are scored too, so "f_before" is always known
     grid = sorted(set(grid) | set(before.values()))
@@ -68,7 +76,7 @@ def tune_thresholds(
 
 def decode_at(
     pipe: Any, docs: list[Doc], scores: PromptScores, grid: Sequence[float]
-) -> Iterator[tuple[float, list[Any]]]:
+) -> Iterator[tuple[float, list[DocPrediction]]]:
     """Decode the same model scores with every label at each threshold of the
     grid in turn: (threshold, predictions). The thresholds are restored
     afterwards (those equal to the default threshold are not stored)."""
@@ -79,6 +87,20 @@ def decode_at(
             yield value, pipe._decode(docs, scores)
     finally:
         pipe.cfg["thresholds"] = {label: t for label, t in before.items() if t != pipe.threshold}
+
+
+def predict_at_thresholds(
+    pipe: Any, docs: Iterable[Doc], thresholds: Sequence[float]
+) -> dict[float, list[DocPrediction]]:
+    """Per threshold, what `pipe.predict` gives with every label at it; the
+    model runs once (see PromptedTagger.predict_at_thresholds)."""
+    pipe._require_initialized()
+    grid = check_grid(thresholds)
+    docs = list(docs)
+    queries = pipe._queries(docs, [pipe._labels_of(doc) for doc in docs])
+    if not queries:
+        return {value: [DocPrediction() for _ in docs] for value in grid}
+    return dict(decode_at(pipe, docs, pipe.model.predict(queries), grid))
 
 
 def _counts_per_threshold(

@@ -70,7 +70,7 @@ from ._decode import (
     store_word_probs,
 )
 from ._loss import loss_and_gradient
-from ._thresholds import THRESHOLD_GRID, decode_at, tune_thresholds
+from ._thresholds import THRESHOLD_GRID, predict_at_thresholds, tune_thresholds
 
 DEFAULT_CONFIG_STR = """
 [model]
@@ -287,45 +287,25 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         self, examples: Iterable[Example], grid: Sequence[float] = THRESHOLD_GRID
     ) -> dict[str, dict[str, Any]]:
         """Set each label's threshold to the one with the best strict span F1 on
-        held-out (dev) examples.
+        dev examples: a tagger trained briefly is often well ranked but badly
+        calibrated, and 0.5 is arbitrary. The encoder runs once; each threshold
+        only re-decodes. Spans are scored per label against the reference
+        `doc.spans[spans_key]` (else `doc.ents`); ties go to the threshold
+        nearest the current one; labels without gold or predicted spans keep theirs.
 
-        A binary tagger trained on few epochs is often well ranked but badly
-        calibrated (too many positive words, or too few), and 0.5 is an
-        arbitrary cut; choosing it on dev data is model selection, not test
-        tuning. The encoder runs once; each threshold only re-decodes. Spans
-        are scored per label (overlaps between labels allowed), against the
-        reference `doc.spans[spans_key]` when present, else `doc.ents`. Ties
-        go to the threshold nearest the current one. Labels without gold or
-        predicted spans keep their threshold.
-
-        examples (Iterable[Example]): Dev examples; `predicted` docs must hold
-            whatever earlier components set (e.g. sentence boundaries).
-        grid (Sequence[float]): The thresholds to try, each in (0, 1].
+        examples (Iterable[Example]): Dev examples (`predicted` docs hold what
+            earlier components set). grid (Sequence[float]): Thresholds in (0, 1].
         RETURNS (dict[str, dict[str, Any]]): Per label: "threshold" (chosen),
-            "before" (its previous threshold), "f_before", "f" (dev span F1 at
-            each) and "n_gold".
+            "before", "f_before", "f" (dev span F1 at each) and "n_gold".
         """
         return tune_thresholds(self, examples, grid)
 
     def predict_at_thresholds(self, docs: Iterable[Doc], thresholds: Sequence[float]) -> dict[float, list[DocPrediction]]:
-        """What `predict` gives with every label at each of `thresholds`; the
-        encoder runs once. For threshold studies (e.g. the threshold a label
-        never trained on needs) without one model pass per threshold.
-
-        docs (Iterable[Doc]): The docs.
-        thresholds (Sequence[float]): Thresholds, each in (0, 1].
-        RETURNS (dict[float, list[DocPrediction]]): Per threshold, per doc, the
-            spans and word probabilities.
-        """
-        self._require_initialized()
-        grid = sorted({float(t) for t in thresholds})
-        if not grid or grid[0] <= 0.0 or grid[-1] > 1.0:
-            raise ValueError(Errors.E319.format(grid=grid))
-        docs = list(docs)
-        queries = self._queries(docs, [self._labels_of(doc) for doc in docs])
-        if not queries:
-            return {value: [DocPrediction() for _ in docs] for value in grid}
-        return dict(decode_at(self, docs, self.model.predict(queries), grid))
+        """What `predict` gives with every label at each of `thresholds` (in
+        (0, 1]), the encoder run once: for threshold studies, e.g. the threshold
+        a label never trained on needs. RETURNS: per threshold, per doc, spans
+        and word probabilities."""
+        return predict_at_thresholds(self, docs, thresholds)
 
     # ---- initialization ----------------------------------------------------
 

@@ -95,12 +95,13 @@ def new_label_threshold(report: Mapping[str, Any] | None, prompt: str = "descrip
         "token_f_at_0.5", "token_f_leave_one_out" (each label at the threshold
         best on the others: the honest estimate)}; None without threshold scores.
     """
-    by_threshold = ((report or {}).get("thresholds") or {}).get(prompt, {}).get("by_threshold") or {}
+    entry = ((report or {}).get("thresholds") or {}).get(prompt) or {}
+    by_threshold = entry.get("by_threshold") or {}
     if not by_threshold:
         return None
     best = max(by_threshold, key=lambda t: (by_threshold[t]["token_f"], -abs(float(t) - 0.5)))
     half = next((row for t, row in by_threshold.items() if float(t) == 0.5), None)
-    loo = report["thresholds"][prompt].get("leave_one_out") or {}  # type: ignore[index]
+    loo = entry.get("leave_one_out") or {}
     return {"threshold": float(best), "token_f": float(by_threshold[best]["token_f"]),
             "token_f_at_0.5": None if half is None else float(half["token_f"]),
             "token_f_leave_one_out": None if loo.get("token_f") is None else float(loo["token_f"])}
