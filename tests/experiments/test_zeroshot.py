@@ -126,6 +126,34 @@ def test_leave_one_label_out_threshold_is_chosen_on_the_other_labels() -> None:
     assert summary["by_threshold"]["0.2"]["token_f"] == pytest.approx((0.6 + 0.4 + 0.1) / 3)
 
 
+def test_threshold_tables_give_the_spread_over_seeds() -> None:
+    import statistics
+
+    from spacy_bioner.experiments.zeroshot.report import render_thresholds, summarise_thresholds
+
+    # seed 1 scores every label 0.1 higher at 0.2 and the same at 0.5
+    table = {"A": (0.6, 0.2), "B": (0.4, 0.3), "C": (0.1, 0.9)}
+    runs = [{"label": label, "corpus": "c", "prompt": "name", "k": 0, "seed": seed, "threshold": t,
+             **{m: f + (0.1 if seed and t == 0.2 else 0.0) for m in table_metrics()}}
+            for seed in (0, 1) for label, scores in table.items() for t, f in zip((0.2, 0.5), scores, strict=True)]
+    summary = summarise_thresholds(runs)["name"]
+    at_02 = [(0.6 + 0.4 + 0.1) / 3, (0.7 + 0.5 + 0.2) / 3]
+    assert summary["by_threshold"]["0.2"]["token_f"] == pytest.approx(statistics.fmean(at_02))
+    assert summary["by_threshold_sd"]["0.2"]["token_f"] == pytest.approx(statistics.stdev(at_02))
+    assert summary["by_threshold_sd"]["0.5"]["token_f"] == pytest.approx(0.0)
+    # leave one label out, per seed at the thresholds chosen on the seed-averaged others
+    per_seed = [[by_seed[summary["per_label"][label]["threshold"]] for label, by_seed in (
+        ("A", {0.2: 0.6 + d, 0.5: 0.2}), ("B", {0.2: 0.4 + d, 0.5: 0.3}), ("C", {0.2: 0.1 + d, 0.5: 0.9}))]
+        for d in (0.0, 0.1)]
+    assert summary["leave_one_out_sd"]["token_f"] == pytest.approx(statistics.stdev(map(statistics.fmean, per_seed)))
+    table_md = "\n".join(render_thresholds({"name": summary}))
+    assert f"± {100 * statistics.stdev(at_02):.2f}" in table_md
+    # one seed: no spread, and none printed
+    one = summarise_thresholds([r for r in runs if r["seed"] == 0])["name"]
+    assert one["by_threshold_sd"]["0.2"]["token_f"] is None
+    assert not [line for line in render_thresholds({"name": one}) if line.startswith("| name") and "±" in line]
+
+
 def table_metrics() -> tuple[str, ...]:
     return ("span_p", "span_r", "span_f", "token_p", "token_r", "token_f")
 

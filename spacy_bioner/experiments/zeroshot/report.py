@@ -81,16 +81,24 @@ def summarise_thresholds(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     applied to it. A label's score is the macro over its corpora, averaged
     over seeds.
 
+    With two seeds or more, "by_threshold_sd" and "leave_one_out_sd" give the
+    sample sd over seeds of those means (each seed's labels at the same
+    thresholds), so a threshold's gain can be set against the seed spread.
+
     runs (Sequence[Mapping[str, Any]]): label, corpus, prompt, seed, threshold and METRICS.
     RETURNS (dict[str, Any]): Per prompt: "by_threshold" {t: {metric: mean over
-        labels}}, "leave_one_out" {metric: mean over labels} and "per_label"
-        {label: {"threshold", metric...}}.
+        labels}}, "leave_one_out" {metric: mean over labels}, "per_label"
+        {label: {"threshold", metric...}}, and "by_threshold_sd" {t: {metric: sd}}
+        and "leave_one_out_sd" {metric: sd} (None with one seed).
     """
     per_seed = _macro(runs, ("label", "prompt", "threshold", "seed"))
     scores: dict[str, dict[str, dict[float, dict[str, float]]]] = defaultdict(lambda: defaultdict(dict))
     grouped: dict[tuple[str, str, float], list[dict[str, float]]] = defaultdict(list)
-    for (label, prompt, value, _), row in per_seed.items():
+    seeds_of: dict[str, dict[Any, dict[str, dict[float, dict[str, float]]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(dict)))
+    for (label, prompt, value, seed), row in per_seed.items():
         grouped[(prompt, label, float(value))].append(row)
+        seeds_of[prompt][seed][label][float(value)] = row
     for (prompt, label, value), seeds in grouped.items():
         scores[prompt][label][value] = {m: statistics.fmean(s[m] for s in seeds) for m in METRICS}
     out: dict[str, Any] = {}
@@ -104,8 +112,31 @@ def summarise_thresholds(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             if chosen is not None:
                 per_label[label] = {"threshold": chosen, **by_t[chosen]}
         loo = {m: statistics.fmean(row[m] for row in per_label.values()) for m in METRICS} if per_label else {}
-        out[prompt] = {"by_threshold": by_threshold, "leave_one_out": loo, "per_label": per_label}
+        chosen = {label: row["threshold"] for label, row in per_label.items()}
+        out[prompt] = {"by_threshold": by_threshold, "leave_one_out": loo, "per_label": per_label,
+                       **_seed_spread(seeds_of[prompt], grid, chosen)}
     return out
+
+
+def _seed_spread(
+    seeds: Mapping[Any, Mapping[str, Mapping[float, Mapping[str, float]]]], grid: Sequence[float],
+    chosen: Mapping[str, float],
+) -> dict[str, Any]:
+    """The sd over seeds of the mean over labels, per threshold and at the chosen ones (None with one seed)."""
+    def sd(means: list[float]) -> float | None:
+        return statistics.stdev(means) if len(means) > 1 else None
+
+    def spread(pick: Any) -> dict[str, float | None]:
+        means: dict[str, list[float]] = defaultdict(list)
+        for labels in seeds.values():
+            rows = [by_t[t] for label, by_t in labels.items() if (t := pick(label)) is not None and t in by_t]
+            for m in METRICS:
+                if rows:
+                    means[m].append(statistics.fmean(row[m] for row in rows))
+        return {m: sd(means[m]) for m in METRICS}
+
+    return {"by_threshold_sd": {str(value): spread(lambda _label, v=value: v) for value in grid},
+            "leave_one_out_sd": spread(chosen.get) if chosen else {}}
 
 
 def best_on_others(
@@ -186,15 +217,22 @@ def render_thresholds(thresholds: Mapping[str, Any] | None) -> list[str]:
     """The threshold tables (mean over labels per threshold; leave-one-label-out), if scored."""
     if not thresholds:
         return []
-    lines = ["", "Zero-shot against the threshold (mean over held-out labels), and each label at the threshold "
-             "that is best on the other held-out labels (leave one label out):", "",
+    lines = ["", "Zero-shot against the threshold (mean over held-out labels; ± sd over seeds), and each label at "
+             "the threshold that is best on the other held-out labels (leave one label out):", "",
              "| prompt | threshold | token F1 | strict span F1 |", "|---|--:|--:|--:|"]
+    def cell(row: Mapping[str, float], sds: Mapping[str, float | None], metric: str) -> str:
+        spread = sds.get(metric)
+        return f"{100 * row[metric]:.2f}" + ("" if spread is None else f" ± {100 * spread:.2f}")
+
     for prompt, entry in thresholds.items():
+        sds = entry.get("by_threshold_sd") or {}
         for value, row in entry["by_threshold"].items():
-            lines.append(f"| {prompt} | {value} | {100 * row['token_f']:.2f} | {100 * row['span_f']:.2f} |")
-        loo = entry["leave_one_out"]
+            lines.append(f"| {prompt} | {value} | {cell(row, sds.get(value) or {}, 'token_f')} | "
+                         f"{cell(row, sds.get(value) or {}, 'span_f')} |")
+        loo, loo_sd = entry["leave_one_out"], entry.get("leave_one_out_sd") or {}
         if loo:
-            lines.append(f"| {prompt} | leave one label out | {100 * loo['token_f']:.2f} | {100 * loo['span_f']:.2f} |")
+            lines.append(f"| {prompt} | leave one label out | {cell(loo, loo_sd, 'token_f')} | "
+                         f"{cell(loo, loo_sd, 'span_f')} |")
     lines += ["", "| label | prompt | chosen on the others | token F1 | strict span F1 |", "|---|---|--:|--:|--:|"]
     for prompt, entry in thresholds.items():
         for label, row in entry["per_label"].items():
