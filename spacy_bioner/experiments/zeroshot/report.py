@@ -112,9 +112,9 @@ def summarise_thresholds(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             if chosen is not None:
                 per_label[label] = {"threshold": chosen, **by_t[chosen]}
         loo = {m: statistics.fmean(row[m] for row in per_label.values()) for m in METRICS} if per_label else {}
-        chosen = {label: row["threshold"] for label, row in per_label.items()}
+        picked = {label: row["threshold"] for label, row in per_label.items()}
         out[prompt] = {"by_threshold": by_threshold, "leave_one_out": loo, "per_label": per_label,
-                       **_seed_spread(seeds_of[prompt], grid, chosen)}
+                       **_seed_spread(seeds_of[prompt], grid, picked)}
     return out
 
 
