@@ -91,14 +91,16 @@ def summarise_thresholds(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         {label: {"threshold", metric...}}, and "by_threshold_sd" {t: {metric: sd}}
         and "leave_one_out_sd" {metric: sd} (None with one seed).
     """
-    per_seed = _macro(runs, ("label", "prompt", "threshold", "seed"))
+    # a threshold read back from JSON by srsly (ujson) can be off in its last digit: 0.30000000000000004
+    rounded = ({**run, "threshold": round(float(run["threshold"]), 6)} for run in runs)
+    per_seed = _macro(rounded, ("label", "prompt", "threshold", "seed"))
     scores: dict[str, dict[str, dict[float, dict[str, float]]]] = defaultdict(lambda: defaultdict(dict))
     grouped: dict[tuple[str, str, float], list[dict[str, float]]] = defaultdict(list)
     seeds_of: dict[str, dict[Any, dict[str, dict[float, dict[str, float]]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(dict)))
     for (label, prompt, value, seed), row in per_seed.items():
-        grouped[(prompt, label, float(value))].append(row)
-        seeds_of[prompt][seed][label][float(value)] = row
+        grouped[(prompt, label, value)].append(row)
+        seeds_of[prompt][seed][label][value] = row
     for (prompt, label, value), seeds in grouped.items():
         scores[prompt][label][value] = {m: statistics.fmean(s[m] for s in seeds) for m in METRICS}
     out: dict[str, Any] = {}
