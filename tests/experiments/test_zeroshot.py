@@ -148,10 +148,10 @@ def test_threshold_tables_give_the_spread_over_seeds() -> None:
     assert summary["leave_one_out_sd"]["token_f"] == pytest.approx(statistics.stdev(map(statistics.fmean, per_seed)))
     table_md = "\n".join(render_thresholds({"name": summary}))
     assert f"± {100 * statistics.stdev(at_02):.2f}" in table_md
-    # one seed: no spread, and none printed
     # a threshold read back from JSON a digit off is the same threshold
     off = [{**r, "threshold": 0.2 + 1e-12 if r["threshold"] == 0.2 and r["seed"] else r["threshold"]} for r in runs]
     assert summarise_thresholds(off)["name"]["by_threshold_sd"] == summary["by_threshold_sd"]
+    # one seed: no spread, and none printed
     one = summarise_thresholds([r for r in runs if r["seed"] == 0])["name"]
     assert one["by_threshold_sd"]["0.2"]["token_f"] is None
     assert not [line for line in render_thresholds({"name": one}) if line.startswith("| name") and "±" in line]

@@ -94,15 +94,15 @@ def summarise_thresholds(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     # a threshold read back from JSON by srsly (ujson) can be off in its last digit: 0.30000000000000004
     rounded = ({**run, "threshold": round(float(run["threshold"]), 6)} for run in runs)
     per_seed = _macro(rounded, ("label", "prompt", "threshold", "seed"))
-    scores: dict[str, dict[str, dict[float, dict[str, float]]]] = defaultdict(lambda: defaultdict(dict))
-    grouped: dict[tuple[str, str, float], list[dict[str, float]]] = defaultdict(list)
     seeds_of: dict[str, dict[Any, dict[str, dict[float, dict[str, float]]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(dict)))
     for (label, prompt, value, seed), row in per_seed.items():
-        grouped[(prompt, label, value)].append(row)
         seeds_of[prompt][seed][label][value] = row
-    for (prompt, label, value), seeds in grouped.items():
-        scores[prompt][label][value] = {m: statistics.fmean(s[m] for s in seeds) for m in METRICS}
+    scores: dict[str, dict[str, dict[float, dict[str, float]]]] = defaultdict(lambda: defaultdict(dict))
+    for prompt, seeds in seeds_of.items():
+        for label, value in {(lab, v) for labels in seeds.values() for lab, by_t in labels.items() for v in by_t}:
+            rows = [labels[label][value] for labels in seeds.values() if value in labels.get(label, {})]
+            scores[prompt][label][value] = {m: statistics.fmean(row[m] for row in rows) for m in METRICS}
     out: dict[str, Any] = {}
     for prompt, labels in sorted(scores.items()):
         grid = sorted({value for by_t in labels.values() for value in by_t})
@@ -125,17 +125,10 @@ def _seed_spread(
     chosen: Mapping[str, float],
 ) -> dict[str, Any]:
     """The sd over seeds of the mean over labels, per threshold and at the chosen ones (None with one seed)."""
-    def sd(means: list[float]) -> float | None:
-        return statistics.stdev(means) if len(means) > 1 else None
-
     def spread(pick: Any) -> dict[str, float | None]:
-        means: dict[str, list[float]] = defaultdict(list)
-        for labels in seeds.values():
-            rows = [by_t[t] for label, by_t in labels.items() if (t := pick(label)) is not None and t in by_t]
-            for m in METRICS:
-                if rows:
-                    means[m].append(statistics.fmean(row[m] for row in rows))
-        return {m: sd(means[m]) for m in METRICS}
+        per_seed = [rows for labels in seeds.values()
+                    if (rows := [by_t[t] for label, by_t in labels.items() if (t := pick(label)) in by_t])]
+        return {m: summarise([statistics.fmean(row[m] for row in rows) for rows in per_seed])["sd"] for m in METRICS}
 
     return {"by_threshold_sd": {str(value): spread(lambda _label, v=value: v) for value in grid},
             "leave_one_out_sd": spread(chosen.get) if chosen else {}}
