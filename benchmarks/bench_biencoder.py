@@ -145,8 +145,11 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
         print(json.dumps({"arch": args.arch, "precision": args.precision, **rows[-1]}), file=sys.stderr, flush=True)
     invariant = invariance(nlp, docs[:50], dict(list(labels.items())[:4]))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from spacy_bioner.models.precision import native_bf16
+
+    # without native bf16 the "bf16" rows run in float32 (spacy_bioner.models.precision)
     return {"arch": args.arch, "architecture": ARCHITECTURES[args.arch], "precision": args.precision,
-            "rows": rows, "label_invariant": invariant, "peak_rss_mb": round(peak_mb, 1)}
+            "native_bf16": native_bf16("cpu"), "rows": rows, "label_invariant": invariant, "peak_rss_mb": round(peak_mb, 1)}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

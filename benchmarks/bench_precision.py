@@ -81,7 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         row["span_f_change"] = row["span_f"] - base["span_f"]
         if row["token_f"] is not None and base["token_f"] is not None:
             row["token_f_change"] = row["token_f"] - base["token_f"]
-    report = {"pipeline": args.pipeline, "corpora": corpora, "limit": args.limit, "rows": rows}
+    from spacy_bioner.models.precision import native_bf16
+
+    # without native bf16 the bf16 row runs in float32 (spacy_bioner.models.precision)
+    report = {"pipeline": args.pipeline, "corpora": corpora, "limit": args.limit,
+              "native_bf16": native_bf16("cpu"), "rows": rows}
     if args.output is not None:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf8")

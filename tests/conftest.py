@@ -113,6 +113,13 @@ def _one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
+@pytest.fixture
+def native_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run bf16 autocast as on a CPU with native bf16, whatever this machine has
+    (elsewhere the layers fall back to float32: spacy_bioner.models.precision)."""
+    monkeypatch.setattr("spacy_bioner.models.precision.native_bf16", lambda device_type: True)
+
+
 @pytest.fixture(scope="session")
 def make_tiny_bert() -> Callable[[Path], Path]:
     """`make_tiny_bert(path)` writes a private tiny BERT (for tests that delete it)."""

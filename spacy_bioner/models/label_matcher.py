@@ -35,6 +35,7 @@ from thinc.api import ArgsKwargs, Model, NumpyOps, torch2xp, xp2torch
 from ..errors import Errors
 from ..torch.label_matcher import LABEL_POOLING, LabelMatcherModule
 from .hf import encoder_from_config, hf_from_bytes, hf_to_bytes, load_hf_encoder
+from .precision import use_bf16
 from .prompt_tagger import PromptTaggerSettings, PromptTaggerShim
 from .queries import TAG_SCHEMES, PromptBatch, PromptQuery
 from .tagger_layer import Backprop, PromptScores, get_shim, load_row_encoder
@@ -302,8 +303,8 @@ class LabelMatcherShim(PromptTaggerShim):
         missing = [(text, row) for text, row in zip(texts, ids, strict=True) if text not in self.label_cache]
         if missing:
             module.eval()
-            with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16,
-                                                        enabled=self.inference_bf16):
+            bf16 = use_bf16(self.inference_bf16, self.device.type, "inference_bf16")
+            with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16, enabled=bf16):
                 for text, row in missing:
                     tensor = torch.tensor([row], dtype=torch.int64, device=self.device)
                     vector = module.encode_labels(tensor, torch.ones_like(tensor))[0]

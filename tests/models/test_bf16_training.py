@@ -36,6 +36,7 @@ def _layer(kind: str, encoder: Path, bf16: bool):
 
 
 @pytest.mark.parametrize("kind", ["prompt", "btl"])
+@pytest.mark.usefixtures("native_bf16")
 def test_training_bf16_runs_the_forward_pass_in_bf16(kind: str, tiny_bert_dir: Path) -> None:
     outputs = {}
     for bf16 in (False, True):

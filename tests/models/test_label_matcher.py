@@ -271,6 +271,7 @@ def test_label_results_independent_of_other_labels(trained: Language) -> None:
     assert copy_shim.label_cache == {}
 
 
+@pytest.mark.usefixtures("native_bf16")
 def test_bf16_inference_close_to_fp32(tiny_bert_dir: Path) -> None:
     fix_random_seed(0)
     fp32 = layer(tiny_bert_dir)
@@ -281,6 +282,7 @@ def test_bf16_inference_close_to_fp32(tiny_bert_dir: Path) -> None:
         numpy.testing.assert_allclose(a, b, atol=0.05)
 
 
+@pytest.mark.usefixtures("native_bf16")
 def test_bf16_training_gives_float32_logits_and_gradients(tiny_bert_dir: Path) -> None:
     model = layer(tiny_bert_dir, training_bf16=True)
     scores, backprop = model.begin_update(queries_of([WORDS, LONG], ["disease", "chemical"], group=False))

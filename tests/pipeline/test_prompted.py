@@ -153,6 +153,7 @@ def test_loading_into_wrong_tag_scheme_raises(trained: Language, tiny_bert_dir: 
         bio.get_pipe("bioner_prompted").from_bytes(trained.get_pipe("bioner_prompted").to_bytes())
 
 
+@pytest.mark.usefixtures("native_bf16")
 def test_bf16_inference_is_close(trained: Language) -> None:
     config = trained.config.copy()
     config["components"]["bioner_prompted"]["model"]["inference_bf16"] = True
