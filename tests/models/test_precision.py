@@ -1,5 +1,5 @@
 """bf16 settings where the hardware has no native bf16: the layers run in
-float32 (torch's emulated bf16 ran ~80x slower than float32 on an AVX2 CPU)
+float32 (torch's emulated bf16 ran ~100x slower than float32 on an AVX2 CPU)
 and say so once in the log."""
 from __future__ import annotations
 
