@@ -133,6 +133,8 @@ class Errors(metaclass=ErrorsWithCodes):
     E413 = "Invalid few-shot schedule: {what}."
     E414 = "The base model '{path}' knows the hidden label(s) {labels}: it was not trained on the seen labels only. This is a bug in spacy_bioner.experiments.fewshot."
     E415 = "The training config's learning-rate schedule {schedule} has no initial_rate to use as the few-shot runs' constant rate; give one with --fewshot-lr."
+    E416 = ("The base model '{path}' was trained with other held-out labels ({trained}) than this run asks for "
+            "({asked}); give another output directory, or delete it to train again.")
     E500 = "'{path}' exists and is not an exported encoder (it has no config.json). Pass --force to replace it, or choose another output directory."
     E700 = "{feature} needs the Python package '{package}', which is not installed. Install the LLaMA extras with `pip install spacy_bioner[llama]` (peft, bitsandbytes, gguf)."
     E701 = "Invalid {setting} = {value!r} in spacy_bioner.LlamaLabeler.v1: {what}."

@@ -85,6 +85,33 @@ def test_zeroshot_command(corpus_root: Path, tiny_bert_dir: Path, tmp_path: Path
     # one held-out label: no other label to choose its threshold on
     assert report["thresholds"]["name"]["per_label"] == {}
     assert "| name | 0.2 |" in (out / "zeroshot.md").read_text()
+    record = json.loads((out / "base-seed0" / "training.json").read_text())
+    assert record["seed"] == 0 and set(record["removed"]) == removed and record["seconds"] > 0
+    assert {r["base_seconds"] for r in report["runs"] if r["k"] == 0} == {record["seconds"]}
+
+
+def test_zeroshot_trains_again_after_a_killed_run_and_refuses_other_held_out_labels(
+    corpus_root: Path, tiny_bert_dir: Path, tmp_path: Path
+) -> None:
+    corpora = json.dumps(["conll/BC5CDR-IOB", "conll/NCBI-disease-IOB"])
+    out = tmp_path / "out"
+    common = [str(corpus_root), str(out), "--config", str(ROOT / "configs" / "base.cfg"), "--seeds", "0",
+              "--shots", "0", "--quiet", "--paths.encoder", str(tiny_bert_dir), "--catalogue.corpora", corpora,
+              "--catalogue.dev_corpora", corpora, "--training.max_steps", "2", "--training.eval_frequency", "1",
+              "--training.optimizer.learn_rate.warmup_steps", "1"]
+    args = ["zeroshot", *common, "--hold-out", "cdr.chemical"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    # a killed training: spaCy wrote model-last at an evaluation, the run never finished
+    (out / "base-seed0" / "training.json").unlink()
+    meta = out / "base-seed0" / "model-last" / "meta.json"
+    killed = meta.stat().st_mtime_ns
+    again = CliRunner().invoke(app, [*args, "--quiet"])
+    assert again.exit_code == 0, again.output
+    assert meta.stat().st_mtime_ns != killed and (out / "base-seed0" / "training.json").exists()
+    # a finished base model that held out other labels is never scored for these
+    other = CliRunner().invoke(app, ["zeroshot", *common, "--hold-out", "cdr.disease"])
+    assert other.exit_code != 0 and "E416" in other.output
+    assert json.loads((out / "zeroshot.json").read_text())["settings"]["held_out"] == ["cdr.chemical"]
 
 
 def test_predict_at_thresholds_equals_predict_at_each_threshold(tiny_bert_dir: Path) -> None:

@@ -3,13 +3,16 @@ few-shot curve from the first seed's base model (see the package docstring)."""
 from __future__ import annotations
 
 import io
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import spacy
+import srsly
 from spacy.language import Language
 from spacy.training import Example
 from thinc.api import Config
@@ -33,6 +36,8 @@ from .report import write_zeroshot_report
 #: The prompts a held-out label is tried with: its catalogue name and its description.
 PROMPTS = ("name", "description")
 FACTORY = "bioner_prompted"
+#: Written into base-seed{N}/ when its training finished: what it held out and how long it took.
+TRAINED = "training.json"
 
 
 @dataclass
@@ -108,20 +113,39 @@ def base_config(options: ZeroshotOptions, removed: Sequence[str], seed: int) -> 
 def train_or_reuse(
     options: ZeroshotOptions, removed: Sequence[str], seed: int, msg: Printer, verbose: bool
 ) -> tuple[Path, float | None]:
-    """The base model of a seed: trained now, or the one a previous run left.
+    """The base model of a seed: trained now, or the one a previous, finished run left.
+
+    A run is finished when its TRAINED record exists: spaCy writes model-last at
+    every evaluation, so a killed training leaves a loadable but half-trained
+    model that must not be scored as a base model.
 
     RETURNS (tuple[Path, float | None]): Its directory and its training time
-        (None when reused). RAISES (BioNERInputError): If it knows a removed label.
+        (None when unknown). RAISES (BioNERInputError): If it knows a removed
+        label, or a finished run held out other labels.
     """
     output = options.output_dir / f"base-seed{seed}"
-    done = output / "model-last" / "meta.json"
-    seconds = None
-    if not done.exists():
+    record_path = output / TRAINED
+    if record_path.exists():
+        record = srsly.read_json(record_path)
+        if sorted(record.get("removed", [])) != sorted(removed):
+            raise BioNERInputError(Errors.E416.format(path=output, trained=", ".join(record.get("removed", [])),
+                                                      asked=", ".join(removed)))
+        seconds = record.get("seconds")
+        msg.info(f"Base model, seed {seed}: reusing {output}")
+    else:
+        stale = [output / name for name in ("model-best", "model-last") if (output / name).exists()]
+        if stale:
+            msg.warn(f"{output} has no {TRAINED}: its training did not finish; training seed {seed} again")
+            for path in stale:
+                shutil.rmtree(path)
         msg.divider(f"Base model, seed {seed} (held out: {', '.join(options.held_out)})")
         config = base_config(options, removed, seed)
         started = time.perf_counter()
         train_base(config, output, stdout=None if verbose else io.StringIO())
         seconds = time.perf_counter() - started
+        srsly.write_json(record_path, {"seed": seed, "held_out": list(options.held_out), "removed": list(removed),
+                                       "seconds": round(seconds, 1), "overrides": dict(options.overrides),
+                                       "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     path = output / "model-best" if (output / "model-best").exists() else output / "model-last"
     _, tagger = load_tagger(path, FACTORY)
     leaked = sorted(set(tagger.labels) & set(removed))
