@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import numpy
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
 
@@ -19,6 +20,9 @@ from ..models.tagger_layer import PromptScores
 from ._decode import DocPrediction
 
 #: Thresholds `tune_thresholds` tries by default: 0.05, 0.10, ..., 0.95.
+#: Per global word of a batch of queries: P(inside an entity), and in BIO the begin margin (None otherwise).
+WordProbabilities = tuple[numpy.ndarray, "numpy.ndarray | None"]
+
 THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))
 
 
@@ -75,18 +79,38 @@ def tune_thresholds(
 
 
 def decode_at(
-    pipe: Any, docs: list[Doc], scores: PromptScores, grid: Sequence[float]
+    pipe: Any, docs: list[Doc], scores: PromptScores, grid: Sequence[float], words: WordProbabilities | None = None
 ) -> Iterator[tuple[float, list[DocPrediction]]]:
-    """Decode the same model scores with every label at each threshold of the
-    grid in turn: (threshold, predictions). The thresholds are restored
-    afterwards (those equal to the default threshold are not stored)."""
+    """Decode the same model scores (or `words`, word probabilities of the same
+    queries) with every label at each threshold of the grid in turn:
+    (threshold, predictions). The thresholds are restored afterwards (those
+    equal to the default threshold are not stored)."""
     before = pipe.thresholds
     try:
         for value in grid:
             pipe.cfg["thresholds"] = {label: value for label in pipe.labels}
-            yield value, pipe._decode(docs, scores)
+            yield value, pipe._decode(docs, scores, words)
     finally:
         pipe.cfg["thresholds"] = {label: t for label, t in before.items() if t != pipe.threshold}
+
+
+def score_words(pipe: Any, docs: list[Doc]) -> tuple[PromptScores, WordProbabilities] | None:
+    """The model's scores of `docs` with the component's labels and their
+    word probabilities (None when there is nothing to ask): what `decode_at`
+    decodes; the word probabilities of several prompts of a label align word
+    by word, so they can be averaged (a prompt ensemble)."""
+    queries = pipe._queries(docs, [pipe._labels_of(doc) for doc in docs])
+    if not queries:
+        return None
+    scores = pipe.model.predict(queries)
+    return scores, pipe._word_probabilities(scores)
+
+
+def mean_words(values: Sequence[WordProbabilities]) -> WordProbabilities:
+    """The word probabilities (and BIO begin margins) averaged over prompts."""
+    word_pos = numpy.mean([w for w, _ in values], axis=0)
+    margins = [m for _, m in values if m is not None]
+    return word_pos, numpy.mean(margins, axis=0) if margins else None
 
 
 def predict_at_thresholds(
@@ -97,10 +121,10 @@ def predict_at_thresholds(
     pipe._require_initialized()
     grid = check_grid(thresholds)
     docs = list(docs)
-    queries = pipe._queries(docs, [pipe._labels_of(doc) for doc in docs])
-    if not queries:
+    scored = score_words(pipe, docs)
+    if scored is None:
         return {value: [DocPrediction() for _ in docs] for value in grid}
-    return dict(decode_at(pipe, docs, pipe.model.predict(queries), grid))
+    return dict(decode_at(pipe, docs, scored[0], grid, scored[1]))
 
 
 def _counts_per_threshold(

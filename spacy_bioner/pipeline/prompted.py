@@ -412,7 +412,9 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         return queries
 
     def _word_probabilities(self, scores: PromptScores) -> tuple[numpy.ndarray, numpy.ndarray | None]:
-        """Per global word: probability of being inside an entity; BIO: whether it begins one."""
+        """Per global word: probability of being inside an entity; BIO: P(B) - P(I)
+        of its first subword, > 0 where it begins one. Both are means of
+        probabilities, so the values of several prompts can be averaged."""
         batch = scores.batch
         n_tags = len(TAG_SCHEMES[self.tag_scheme])
         probs = merge_windows(batch, [softmax(logits) for logits in scores.logits], n_tags)
@@ -422,15 +424,19 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         if self.tag_scheme == "bio":
             # B or I is read from the word's first subword, the one the
             # scheme marks B for the first word of an entity
-            begin_margin, _ = pool_words(batch, probs[:, 1] - probs[:, 2], "first")
-            begins = begin_margin > 0
+            begins, _ = pool_words(batch, probs[:, 1] - probs[:, 2], "first")
         return word_pos, begins
 
-    def _decode(self, docs: list[Doc], scores: PromptScores) -> list[DocPrediction]:
+    def _decode(
+        self, docs: list[Doc], scores: PromptScores, words: tuple[numpy.ndarray, numpy.ndarray | None] | None = None
+    ) -> list[DocPrediction]:
         """Spans: runs of words at or above their label's threshold (in BIO, a
-        word whose first subword is B also starts a new span)."""
+        word whose first subword is B also starts a new span). `words`: the
+        word probabilities to decode instead of those of `scores` (the same
+        queries, e.g. averaged over prompts)."""
         batch = scores.batch
-        word_pos, begins = self._word_probabilities(scores)
+        word_pos, begin_margin = words if words is not None else self._word_probabilities(scores)
+        begins = None if begin_margin is None else begin_margin > 0
         query_of_word = query_of_words(batch)
         thresholds = numpy.asarray([self.threshold_for(q.key[3]) for q in batch.queries], dtype="float32")
         # words without a decision (whitespace) neither start, end nor break a span

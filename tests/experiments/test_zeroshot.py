@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy
 import pytest
 import spacy
 from spacy.tokens import DocBin
@@ -77,7 +78,8 @@ def test_zeroshot_command(corpus_root: Path, tiny_bert_dir: Path, tmp_path: Path
     # at the component's own threshold (0.5) the threshold scoring gives exactly the k = 0 scores
     plain = {(r["prompt"], r["corpus"]): r for r in report["runs"] if r["k"] == 0}
     at_half = {(r["prompt"], r["corpus"]): r for r in report["threshold_runs"] if r["threshold"] == 0.5}
-    assert plain.keys() == at_half.keys()
+    # the threshold study adds the name+description ensemble
+    assert at_half.keys() == plain.keys() | {("name+description", "conll/BC5CDR-IOB")}
     for key, run in plain.items():
         for metric in ("span_f", "token_f", "span_n_pred", "token_n_pred"):
             assert at_half[key][metric] == run[metric]
@@ -135,6 +137,46 @@ def test_predict_at_thresholds_equals_predict_at_each_threshold(tiny_bert_dir: P
     assert len(found) == 3  # the thresholds give three different decodings
     with pytest.raises(ValueError, match=r"\[E319\]"):
         pipe.predict_at_thresholds(docs, [0.0])
+
+
+def test_prompt_ensemble_averages_the_word_probabilities_of_the_prompts(tiny_bert_dir: Path) -> None:
+    from spacy_bioner.experiments.zeroshot.run import ENSEMBLE, score_label_thresholds
+
+    nlp = spacy.blank("en")
+    pipe = nlp.add_pipe("bioner_prompted", config={"labels": {"Chemical": "chemical"},
+                                                   "model": {"encoder": str(tiny_bert_dir)}})
+    nlp.initialize()
+    refs = []
+    for text, spans in CDR:
+        doc = nlp.make_doc(text)
+        doc.spans["sc"] = [doc.char_span(s, e, label=label) for s, e, label in spans if label == "Chemical"]
+        refs.append(doc)
+    grid = [0.3, 0.5, 0.7]
+    # two identical prompts: the ensemble is the prompt itself, at every threshold
+    same = score_label_thresholds(nlp, pipe, "Chemical", {"a": "a drug", "b": "a drug"}, {"c": refs}, grid)
+    assert same[ENSEMBLE] == same["a"] == same["b"]
+    # two different prompts: the ensemble decodes the mean of their word probabilities
+    docs = [nlp.make_doc(text) for text, _ in CDR]
+    probs = {}
+    for key, text in (("a", "a drug"), ("b", "a chemical compound given to patients")):
+        pipe.set_labels({"Chemical": text})
+        probs[key] = [numpy.asarray(p.word_probs["Chemical"]) for p in pipe.predict(docs)]
+    assert any(not numpy.allclose(a, b) for a, b in zip(probs["a"], probs["b"], strict=True))
+    mean = [(a + b) / 2 for a, b in zip(probs["a"], probs["b"], strict=True)]
+    # thresholds between the words' mean probabilities, where the prompts and their mean decode differently
+    values = sorted(float(p) for doc_mean in mean for p in doc_mean)
+    grid = sorted({round((values[i] + values[i + 1]) / 2, 6) for i in (len(values) // 4, len(values) // 2)})
+    texts = {"a": "a drug", "b": "a chemical compound given to patients"}
+    scores = score_label_thresholds(nlp, pipe, "Chemical", texts, {"c": refs}, grid)
+    gold = {(i, t.i) for i, ref in enumerate(refs) for span in ref.spans["sc"] for t in span}
+    differs = False
+    for value in grid:
+        predicted = {(i, w) for i, doc_mean in enumerate(mean) for w, p in enumerate(doc_mean) if p >= value}
+        expected_f = 2 * len(predicted & gold) / (len(predicted) + len(gold))
+        assert scores[ENSEMBLE][value]["c"]["token_n_pred"] == len(predicted)
+        assert scores[ENSEMBLE][value]["c"]["token_f"] == pytest.approx(expected_f, abs=1e-6)
+        differs |= any(scores[p][value]["c"]["token_n_pred"] != len(predicted) for p in texts)
+    assert differs  # the ensemble is neither prompt alone
 
 
 def test_leave_one_label_out_threshold_is_chosen_on_the_other_labels() -> None:

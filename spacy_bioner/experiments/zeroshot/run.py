@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +21,14 @@ from wasabi import Printer
 
 from ...catalogue import LabelCatalogue, load_catalogue
 from ...errors import BioNERInputError, Errors
+from ...pipeline._decode import DocPrediction
+from ...pipeline._thresholds import (
+    WordProbabilities,
+    check_grid,
+    decode_at,
+    mean_words,
+    score_words,
+)
 from ...util import pct
 from ..fewshot.data import sample_sentences
 from ..fewshot.evaluation import score_examples_per_label, score_labels
@@ -35,6 +44,8 @@ from .report import write_zeroshot_report
 
 #: The prompts a held-out label is tried with: its catalogue name and its description.
 PROMPTS = ("name", "description")
+#: The prompt ensemble of the threshold study: the mean of the PROMPTS' word probabilities.
+ENSEMBLE = "name+description"
 FACTORY = "bioner_prompted"
 #: Written into base-seed{N}/ when its training finished: what it held out and how long it took.
 TRAINED = "training.json"
@@ -184,42 +195,61 @@ def zero_shot(
 
 
 def score_label_thresholds(
-    nlp: Language, tagger: Any, label: str, text: str, references: Mapping[str, Sequence[Any]],
+    nlp: Language, tagger: Any, label: str, texts: Mapping[str, str], references: Mapping[str, Sequence[Any]],
     thresholds: Sequence[float], *, batch_size: int = 256,
-) -> dict[float, dict[str, dict[str, float]]]:
-    """Scores of one label (prompted with `text`) at each threshold, per corpus;
-    the model runs once per batch of docs, each threshold only re-decodes.
+) -> dict[str, dict[float, dict[str, dict[str, float]]]]:
+    """Scores of one label at each threshold, per prompt (prompt -> the text
+    it reads) and corpus; the model runs once per prompt and batch of docs,
+    each threshold only re-decodes. With several prompts the ENSEMBLE (the
+    mean of their word probabilities, no extra model run) is scored too.
 
-    RETURNS (dict[float, dict[str, dict[str, float]]]): threshold -> corpus -> scores.
+    RETURNS (dict[str, dict[float, dict[str, dict[str, float]]]]): prompt ->
+        threshold -> corpus -> scores.
     """
-    tagger.set_labels({label: text})
-    out: dict[float, dict[str, dict[str, float]]] = {}
+    grid = check_grid(thresholds)
+    out: dict[str, dict[float, dict[str, dict[str, float]]]] = defaultdict(lambda: defaultdict(dict))
     for corpus, refs in references.items():
-        examples: dict[float, list[Example]] = {}
+        examples: dict[str, dict[float, list[Example]]] = defaultdict(lambda: defaultdict(list))
         for start in range(0, len(refs), batch_size):
             chunk = refs[start:start + batch_size]
             docs = list(nlp.pipe((ref.text for ref in chunk), disable=[FACTORY]))
-            for value, predictions in tagger.predict_at_thresholds(docs, thresholds).items():
-                copies = [doc.copy() for doc in docs]
-                tagger.set_annotations(copies, predictions)
-                examples.setdefault(value, []).extend(Example(c, r) for c, r in zip(copies, chunk, strict=True))
-        for value, scored in examples.items():
-            out.setdefault(value, {})[corpus] = score_examples_per_label(scored, [label], "sc")[label]
-    return out
+            scored: dict[str, tuple[Any, WordProbabilities] | None] = {}
+            for prompt, text in texts.items():
+                tagger.set_labels({label: text})
+                scored[prompt] = score_words(tagger, docs)
+            # the prompts ask about the same sentences, so their words align
+            results = [result for result in scored.values() if result is not None]
+            if len(texts) > 1 and len(results) == len(texts):
+                scored[ENSEMBLE] = (results[0][0], mean_words([words for _, words in results]))
+            for prompt, result in scored.items():
+                if result is None:
+                    decoded: Iterable[tuple[float, list[DocPrediction]]] = [(t, [DocPrediction() for _ in docs])
+                                                                           for t in grid]
+                else:
+                    decoded = decode_at(tagger, docs, result[0], grid, result[1])
+                for value, predictions in decoded:
+                    copies = [doc.copy() for doc in docs]
+                    tagger.set_annotations(copies, predictions)
+                    examples[prompt][value].extend(Example(c, r) for c, r in zip(copies, chunk, strict=True))
+        for prompt, by_value in examples.items():
+            for value, scored_examples in by_value.items():
+                out[prompt][value][corpus] = score_examples_per_label(scored_examples, [label], "sc")[label]
+    return {prompt: dict(by_value) for prompt, by_value in out.items()}
 
 
 def zero_shot_thresholds(
     base: Path, seed: int, data: ZeroshotData, catalogue: LabelCatalogue, options: ZeroshotOptions, msg: Printer
 ) -> list[dict[str, Any]]:
-    """Zero-shot scores of every held-out label and prompt at each of `options.thresholds`."""
+    """Zero-shot scores of every held-out label at each of `options.thresholds`,
+    by name, by description and by their ensemble."""
     nlp, tagger = load_tagger(base, FACTORY)
     runs = []
     for label in options.held_out:
-        for prompt in PROMPTS:
-            by_threshold = score_label_thresholds(nlp, tagger, label, prompt_text(catalogue, label, prompt),
-                                                  data.references[label], options.thresholds)
-            runs += [_run(label, corpus, prompt, 0, seed, s, threshold=value)
-                     for value, corpora in by_threshold.items() for corpus, s in corpora.items()]
+        texts = {prompt: prompt_text(catalogue, label, prompt) for prompt in PROMPTS}
+        by_prompt = score_label_thresholds(nlp, tagger, label, texts, data.references[label], options.thresholds)
+        runs += [_run(label, corpus, prompt, 0, seed, s, threshold=value)
+                 for prompt, by_threshold in by_prompt.items()
+                 for value, corpora in by_threshold.items() for corpus, s in corpora.items()]
         msg.info(f"seed {seed}, {label}: scored at thresholds {', '.join(map(str, options.thresholds))}")
     return runs
 
