@@ -19,10 +19,10 @@ from ..errors import Errors
 from ..models.tagger_layer import PromptScores
 from ._decode import DocPrediction
 
-#: Thresholds `tune_thresholds` tries by default: 0.05, 0.10, ..., 0.95.
 #: Per global word of a batch of queries: P(inside an entity), and in BIO the begin margin (None otherwise).
 WordProbabilities = tuple[numpy.ndarray, "numpy.ndarray | None"]
 
+#: Thresholds `tune_thresholds` tries by default: 0.05, 0.10, ..., 0.95.
 THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))
 
 

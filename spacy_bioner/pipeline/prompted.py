@@ -70,7 +70,7 @@ from ._decode import (
     store_word_probs,
 )
 from ._loss import loss_and_gradient
-from ._thresholds import THRESHOLD_GRID, predict_at_thresholds, tune_thresholds
+from ._thresholds import THRESHOLD_GRID, WordProbabilities, predict_at_thresholds, tune_thresholds
 
 DEFAULT_CONFIG_STR = """
 [model]
@@ -411,29 +411,25 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
                     queries.append(PromptQuery(sent_words, text, group, (i, start, end, label)))
         return queries
 
-    def _word_probabilities(self, scores: PromptScores) -> tuple[numpy.ndarray, numpy.ndarray | None]:
-        """Per global word: probability of being inside an entity; BIO: P(B) - P(I)
-        of its first subword, > 0 where it begins one. Both are means of
-        probabilities, so the values of several prompts can be averaged."""
+    def _word_probabilities(self, scores: PromptScores) -> WordProbabilities:
+        """Per global word: P(inside an entity); BIO: P(B) - P(I) of its first
+        subword, > 0 where it begins one (both average over prompts)."""
         batch = scores.batch
         n_tags = len(TAG_SCHEMES[self.tag_scheme])
         probs = merge_windows(batch, [softmax(logits) for logits in scores.logits], n_tags)
         word_pos, has = pool_words(batch, 1.0 - probs[:, 0], self.word_pooling)
         word_pos[~has] = numpy.nan
-        begins = None
+        begin_margin = None
         if self.tag_scheme == "bio":
             # B or I is read from the word's first subword, the one the
             # scheme marks B for the first word of an entity
-            begins, _ = pool_words(batch, probs[:, 1] - probs[:, 2], "first")
-        return word_pos, begins
+            begin_margin, _ = pool_words(batch, probs[:, 1] - probs[:, 2], "first")
+        return word_pos, begin_margin
 
-    def _decode(
-        self, docs: list[Doc], scores: PromptScores, words: tuple[numpy.ndarray, numpy.ndarray | None] | None = None
-    ) -> list[DocPrediction]:
+    def _decode(self, docs: list[Doc], scores: PromptScores, words: WordProbabilities | None = None) -> list[DocPrediction]:
         """Spans: runs of words at or above their label's threshold (in BIO, a
-        word whose first subword is B also starts a new span). `words`: the
-        word probabilities to decode instead of those of `scores` (the same
-        queries, e.g. averaged over prompts)."""
+        word whose first subword is B also starts a new span); `words`, if
+        given, replace the word probabilities of `scores` (same queries)."""
         batch = scores.batch
         word_pos, begin_margin = words if words is not None else self._word_probabilities(scores)
         begins = None if begin_margin is None else begin_margin > 0

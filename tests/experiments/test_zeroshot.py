@@ -107,7 +107,7 @@ def test_zeroshot_trains_again_after_a_killed_run_and_refuses_other_held_out_lab
     (out / "base-seed0" / "training.json").unlink()
     meta = out / "base-seed0" / "model-last" / "meta.json"
     killed = meta.stat().st_mtime_ns
-    again = CliRunner().invoke(app, [*args, "--quiet"])
+    again = CliRunner().invoke(app, args)
     assert again.exit_code == 0, again.output
     assert meta.stat().st_mtime_ns != killed and (out / "base-seed0" / "training.json").exists()
     # a finished base model that held out other labels is never scored for these
