@@ -56,6 +56,7 @@ class LabelMatcherSettings(PromptTaggerSettings):
     dim: int = 256
     label_pooling: str = "mean"
     freeze_label_encoder: bool = False
+    head_learn_rate_scale: float = 1.0
 
     def validate(self) -> None:
         """RAISES (ValueError): Naming the invalid setting (E306, E310, E342)."""
@@ -72,6 +73,10 @@ class LabelMatcherSettings(PromptTaggerSettings):
                 setting="freeze_label_encoder", value=True, architecture=ARCHITECTURE,
                 what="also set label_encoder (e.g. to the text encoder's name): the shared encoder reads the text "
                      "too, so it cannot be frozen for the labels alone"))
+        scale = self.head_learn_rate_scale
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
+            raise ValueError(Errors.E310.format(setting="head_learn_rate_scale", value=scale,
+                                                architecture=ARCHITECTURE, what="give a number above 0"))
 
 
 @dataclass
@@ -222,12 +227,16 @@ class LabelMatcherShim(PromptTaggerShim):
     inference_bf16 (bool): Predict under bfloat16 autocast.
     training_bf16 (bool): Train under bfloat16 autocast.
     freeze_labels (bool): The separate label encoder is not trained.
+    head_lr_scale (float): The optimizer's learning rate is multiplied by this
+        for the parameters outside the encoders (projections and bias).
     """
 
     def __init__(self, tag_scheme: str, dropout: float, dim: int, label_pooling: str, shared: bool,
-                 inference_bf16: bool = False, training_bf16: bool = False, freeze_labels: bool = False) -> None:
+                 inference_bf16: bool = False, training_bf16: bool = False, freeze_labels: bool = False,
+                 head_lr_scale: float = 1.0) -> None:
         super().__init__(tag_scheme, dropout, inference_bf16, training_bf16)
         self.freeze_labels = freeze_labels
+        self.head_lr_scale = float(head_lr_scale)
         self.dim = dim
         self.label_pooling = label_pooling
         self.shared = shared
@@ -270,7 +279,25 @@ class LabelMatcherShim(PromptTaggerShim):
         self._cache_version = ()
 
     def finish_update(self, optimizer: Any) -> None:
-        super().finish_update(optimizer)
+        """Update as thinc's shim does, the head at `head_lr_scale` times the rate.
+
+        A fresh head on a frozen label encoder has only its projection to
+        learn the label side; at an encoder's fine-tuning rate (5e-5) it
+        barely leaves its initialisation in a few thousand updates.
+        """
+        if self.head_lr_scale == 1.0:
+            super().finish_update(optimizer)
+        else:
+            for name, param in self._model.named_parameters():
+                if param.grad is None:
+                    continue
+                if not self._grad_scaler.found_inf:
+                    in_encoder = name.startswith(("encoder.", "label_encoder."))
+                    weights, _ = optimizer((self.id, name), torch2xp(param.data), torch2xp(param.grad),
+                                           lr_scale=1.0 if in_encoder else self.head_lr_scale)
+                    param.data = xp2torch(weights, requires_grad=True, device=param.device)
+                param.grad.zero_()
+            self._grad_scaler.update()
         self.clear_cache()
 
     @contextlib.contextmanager
@@ -377,6 +404,7 @@ def build_label_matcher(
     inference_bf16: bool = False,
     training_bf16: bool = False,
     freeze_label_encoder: bool = False,
+    head_learn_rate_scale: float = 1.0,
 ) -> Model[list[PromptQuery], PromptScores]:
     """The bi-encoder tagger: sentences and labels encoded apart, then matched.
 
@@ -407,14 +435,17 @@ def build_label_matcher(
     freeze_label_encoder (bool): Keep the separate `label_encoder` as
         pretrained (only the label projection learns), so label vectors stay
         in the sentence encoder's semantic space, for zero-shot.
+    head_learn_rate_scale (float): The projections and bias (the parameters
+        outside the encoders, freshly initialised) learn at this multiple of
+        the optimizer's learning rate; 1: the same rate as the encoders.
     RETURNS (Model[list[PromptQuery], PromptScores]): The layer.
     """
     settings = LabelMatcherSettings(encoder, dropout, max_length, stride, batch_size, tag_scheme,
                                     inference_bf16, training_bf16, label_encoder, dim, label_pooling,
-                                    freeze_label_encoder)
+                                    freeze_label_encoder, head_learn_rate_scale)
     settings.validate()
     shim = LabelMatcherShim(tag_scheme, dropout, dim, label_pooling, label_encoder is None,
-                            inference_bf16, training_bf16, freeze_label_encoder)
+                            inference_bf16, training_bf16, freeze_label_encoder, head_learn_rate_scale)
     attrs = {"tag_scheme": tag_scheme, "n_tags": len(TAG_SCHEMES[tag_scheme]), "dropout_rate": dropout}
 
     def forward(model: Model, queries: list[PromptQuery], is_train: bool) -> tuple[PromptScores, Backprop]:

@@ -16,7 +16,7 @@ import spacy
 import torch
 from spacy.language import Language
 from spacy.training import Example
-from thinc.api import Adam, fix_random_seed
+from thinc.api import SGD, Adam, fix_random_seed
 
 from spacy_bioner.models.label_matcher import LabelMatcherShim, build_label_matcher, encode_matches
 from spacy_bioner.models.queries import PromptQuery
@@ -327,6 +327,34 @@ def test_frozen_label_encoder_keeps_its_weights_and_trains_the_rest(tiny_bert_di
     assert [scored(d, "Disease") for d in loaded.pipe(texts)] == [scored(d, "Disease") for d in nlp.pipe(texts)]
     assert get_shim(loaded.get_pipe("bioner_prompted").model, LabelMatcherShim).module.freeze_labels
 
+def test_head_learns_at_head_learn_rate_scale_times_the_rate_and_the_encoders_at_the_rate(
+        tiny_bert_dir: Path, make_tiny_bert: Callable[[Path], Path], tmp_path: Path) -> None:
+    label_dir = make_tiny_bert(tmp_path / "label_bert")
+
+    def one_update(scale: float) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        fix_random_seed(0)
+        nlp = build(tiny_bert_dir, label_encoder=str(label_dir), head_learn_rate_scale=scale)
+        nlp.initialize(lambda: make_examples(nlp))
+        module = get_shim(nlp.get_pipe("bioner_prompted").model, LabelMatcherShim).module
+        before = {k: v.detach().clone() for k, v in module.named_parameters()}
+        fix_random_seed(0)
+        nlp.update(make_examples(nlp), sgd=SGD(0.01))
+        return before, {k: v.detach() - before[k] for k, v in module.named_parameters()}
+
+    before_1, step_1 = one_update(1.0)
+    before_8, step_8 = one_update(8.0)
+    assert all(torch.equal(before_1[k], before_8[k]) for k in before_1)
+    head = [k for k in step_1 if not k.startswith(("encoder.", "label_encoder."))]
+    assert sorted(head) == ["bias", "label_proj.bias", "label_proj.weight", "text_proj.bias", "text_proj.weight"]
+    for name, step in step_1.items():
+        if step.abs().sum() == 0:
+            continue
+        expected = step * 8.0 if name in head else step
+        assert torch.allclose(step_8[name], expected, rtol=1e-3, atol=1e-7), name
+    assert any(step_1[k].abs().sum() > 0 for k in head)
+    assert any(step_1[k].abs().sum() > 0 for k in step_1 if k.startswith("label_encoder."))
+
+
 # ---- settings and errors --------------------------------------------------------------------------
 
 
@@ -343,6 +371,9 @@ def test_errors(tiny_bert_dir: Path) -> None:
         build_label_matcher(str(tiny_bert_dir), tag_scheme="bilou")
     with pytest.raises(ValueError, match=r"\[E310\] Invalid freeze_label_encoder = True.*label_encoder"):
         build_label_matcher(str(tiny_bert_dir), freeze_label_encoder=True)
+    for scale in (0, -1.0, True):
+        with pytest.raises(ValueError, match=r"\[E310\] Invalid head_learn_rate_scale"):
+            build_label_matcher(str(tiny_bert_dir), head_learn_rate_scale=scale)
     model = layer(tiny_bert_dir)
     too_long = " ".join(["disease"] * 200)
     with pytest.raises(ValueError, match=r"\[E340\] Label text 'disease disease"):
