@@ -282,8 +282,10 @@ class LabelMatcherShim(PromptTaggerShim):
         """Update as thinc's shim does, the head at `head_lr_scale` times the rate.
 
         A fresh head on a frozen label encoder has only its projection to
-        learn the label side; at an encoder's fine-tuning rate (5e-5) it
-        barely leaves its initialisation in a few thousand updates.
+        learn the label side; at an encoder's fine-tuning rate (1e-4 in
+        configs/base.cfg) it barely leaves its initialisation in a few thousand
+        updates. thinc's shim has no per-parameter rate, hence its loop here
+        (the default keeps thinc's own).
         """
         if self.head_lr_scale == 1.0:
             super().finish_update(optimizer)
@@ -434,7 +436,8 @@ def build_label_matcher(
     training_bf16 (bool): Train under bfloat16 autocast (weights stay float32).
     freeze_label_encoder (bool): Keep the separate `label_encoder` as
         pretrained (only the label projection learns), so label vectors stay
-        in the sentence encoder's semantic space, for zero-shot.
+        in the sentence encoder's semantic space (measured: less memory, no
+        zero-shot; see the README).
     head_learn_rate_scale (float): The projections and bias (the parameters
         outside the encoders, freshly initialised) learn at this multiple of
         the optimizer's learning rate; 1: the same rate as the encoders.

@@ -327,6 +327,7 @@ def test_frozen_label_encoder_keeps_its_weights_and_trains_the_rest(tiny_bert_di
     assert [scored(d, "Disease") for d in loaded.pipe(texts)] == [scored(d, "Disease") for d in nlp.pipe(texts)]
     assert get_shim(loaded.get_pipe("bioner_prompted").model, LabelMatcherShim).module.freeze_labels
 
+
 def test_head_learns_at_head_learn_rate_scale_times_the_rate_and_the_encoders_at_the_rate(
         tiny_bert_dir: Path, make_tiny_bert: Callable[[Path], Path], tmp_path: Path) -> None:
     label_dir = make_tiny_bert(tmp_path / "label_bert")
