@@ -33,7 +33,7 @@ import torch
 from thinc.api import ArgsKwargs, Model, NumpyOps, torch2xp, xp2torch
 
 from ..errors import Errors
-from ..torch.label_matcher import LABEL_POOLING, LabelMatcherModule
+from ..torch.label_matcher import HEAD_INITS, LABEL_POOLING, LabelMatcherModule
 from .hf import encoder_from_config, hf_from_bytes, hf_to_bytes, load_hf_encoder
 from .precision import use_bf16
 from .prompt_tagger import PromptTaggerSettings, PromptTaggerShim
@@ -57,6 +57,7 @@ class LabelMatcherSettings(PromptTaggerSettings):
     label_pooling: str = "mean"
     freeze_label_encoder: bool = False
     head_learn_rate_scale: float = 1.0
+    head_init: str = "random"
 
     def validate(self) -> None:
         """RAISES (ValueError): Naming the invalid setting (E306, E310, E342)."""
@@ -77,6 +78,9 @@ class LabelMatcherSettings(PromptTaggerSettings):
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
             raise ValueError(Errors.E310.format(setting="head_learn_rate_scale", value=scale,
                                                 architecture=ARCHITECTURE, what="give a number above 0"))
+        if self.head_init not in HEAD_INITS:
+            raise ValueError(Errors.E310.format(setting="head_init", value=self.head_init, architecture=ARCHITECTURE,
+                                                what="choose one of " + ", ".join(HEAD_INITS)))
 
 
 @dataclass
@@ -229,12 +233,14 @@ class LabelMatcherShim(PromptTaggerShim):
     freeze_labels (bool): The separate label encoder is not trained.
     head_lr_scale (float): The optimizer's learning rate is multiplied by this
         for the parameters outside the encoders (projections and bias).
+    head_init (str): How a new module's projections start ("random" or "identity").
     """
 
     def __init__(self, tag_scheme: str, dropout: float, dim: int, label_pooling: str, shared: bool,
                  inference_bf16: bool = False, training_bf16: bool = False, freeze_labels: bool = False,
-                 head_lr_scale: float = 1.0) -> None:
+                 head_lr_scale: float = 1.0, head_init: str = "random") -> None:
         super().__init__(tag_scheme, dropout, inference_bf16, training_bf16)
+        self.head_init = head_init
         self.freeze_labels = freeze_labels
         self.head_lr_scale = float(head_lr_scale)
         self.dim = dim
@@ -261,7 +267,8 @@ class LabelMatcherShim(PromptTaggerShim):
         RETURNS (LabelMatcherModule): The module, weights still to be loaded.
         """
         return LabelMatcherModule(encoder, label_encoder, n_tags, self.dim, self.dropout, self.label_pooling,
-                                  freeze_labels=self.freeze_labels and label_encoder is not None)
+                                  freeze_labels=self.freeze_labels and label_encoder is not None,
+                                  head_init=self.head_init)
 
     def set_module(self, module: torch.nn.Module, tokenizer: Any, label_tokenizer: Any = None) -> None:
         super().set_module(module, tokenizer)
@@ -407,6 +414,7 @@ def build_label_matcher(
     training_bf16: bool = False,
     freeze_label_encoder: bool = False,
     head_learn_rate_scale: float = 1.0,
+    head_init: str = "random",
 ) -> Model[list[PromptQuery], PromptScores]:
     """The bi-encoder tagger: sentences and labels encoded apart, then matched.
 
@@ -441,14 +449,20 @@ def build_label_matcher(
     head_learn_rate_scale (float): The projections and bias (the parameters
         outside the encoders, freshly initialised) learn at this multiple of
         the optimizer's learning rate; 1: the same rate as the encoders.
+    head_init (str): "random" (BERT's init for task heads) or "identity":
+        the projections start as the identity, so an untrained label is
+        scored by the encoders' own similarity of subword and label vectors,
+        which training leaves in place outside the directions of the labels
+        it sees. Needs `dim` equal to the encoders' hidden size (384 for
+        all-MiniLM-L6-v2).
     RETURNS (Model[list[PromptQuery], PromptScores]): The layer.
     """
     settings = LabelMatcherSettings(encoder, dropout, max_length, stride, batch_size, tag_scheme,
                                     inference_bf16, training_bf16, label_encoder, dim, label_pooling,
-                                    freeze_label_encoder, head_learn_rate_scale)
+                                    freeze_label_encoder, head_learn_rate_scale, head_init)
     settings.validate()
     shim = LabelMatcherShim(tag_scheme, dropout, dim, label_pooling, label_encoder is None,
-                            inference_bf16, training_bf16, freeze_label_encoder, head_learn_rate_scale)
+                            inference_bf16, training_bf16, freeze_label_encoder, head_learn_rate_scale, head_init)
     attrs = {"tag_scheme": tag_scheme, "n_tags": len(TAG_SCHEMES[tag_scheme]), "dropout_rate": dropout}
 
     def forward(model: Model, queries: list[PromptQuery], is_train: bool) -> tuple[PromptScores, Backprop]:
@@ -468,6 +482,13 @@ def _init(shim: LabelMatcherShim, settings: LabelMatcherSettings) -> None:
     label_encoder = label_tokenizer = None
     if settings.label_encoder is not None:
         label_encoder, label_tokenizer = load_hf_encoder(settings.label_encoder)
+    if settings.head_init == "identity":
+        for side, model in (("text", encoder), ("label", label_encoder or encoder)):
+            hidden = int(model.config.hidden_size)
+            if hidden != settings.dim:
+                raise ValueError(Errors.E310.format(
+                    setting="dim", value=settings.dim, architecture=ARCHITECTURE,
+                    what=f"head_init = \"identity\" needs dim equal to the {side} encoder's hidden size, {hidden}"))
     n_tags = len(TAG_SCHEMES[settings.tag_scheme])
     shim.set_module(shim.build_module(encoder, n_tags, label_encoder), tokenizer, label_tokenizer)
 

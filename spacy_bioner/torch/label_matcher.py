@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 #: How a label's encoder output becomes one vector.
 LABEL_POOLING = ("mean", "cls")
+#: How the projections start: BERT's task-head init, or the identity (the
+#: pretrained dot product of token and label vectors).
+HEAD_INITS = ("random", "identity")
 
 
 class LabelMatcherModule(nn.Module):
@@ -40,6 +43,14 @@ class LabelMatcherModule(nn.Module):
         encoder's semantic space and a label never trained on lands near the
         trained labels whose texts mean something alike; only `label_proj`
         learns the label side. Needs a separate `label_encoder`.
+    head_init (str): "random" (BERT's init for task heads) or "identity":
+        both projections start as the identity and the outside tag's label
+        vector at zero, so the first logit of "inside" is the encoder's own
+        dot product of subword and label vectors. Training moves the
+        projections only along the directions of the labels it sees; the
+        others keep that pretrained similarity, which is what a label never
+        trained on is scored by. Needs `dim` equal to both encoders'
+        hidden size.
     """
 
     def __init__(
@@ -51,6 +62,7 @@ class LabelMatcherModule(nn.Module):
         dropout: float = 0.1,
         label_pooling: str = "mean",
         freeze_labels: bool = False,
+        head_init: str = "random",
     ) -> None:
         super().__init__()
         if freeze_labels and label_encoder is None:
@@ -61,6 +73,8 @@ class LabelMatcherModule(nn.Module):
             raise ValueError(f"dim must be at least 1, not {dim}")
         if label_pooling not in LABEL_POOLING:
             raise ValueError(f"label_pooling must be one of {LABEL_POOLING}, not {label_pooling!r}")
+        if head_init not in HEAD_INITS:
+            raise ValueError(f"head_init must be one of {HEAD_INITS}, not {head_init!r}")
         self.encoder = encoder
         self.label_encoder = label_encoder
         self.n_tags = n_tags
@@ -75,11 +89,27 @@ class LabelMatcherModule(nn.Module):
         self.text_proj = nn.Linear(int(encoder.config.hidden_size), dim)
         self.label_proj = nn.Linear(int(label_side.config.hidden_size), n_tags * dim)
         self.bias = nn.Parameter(torch.zeros(n_tags))
-        # the initialisation BERT uses for its task heads
-        std = float(getattr(encoder.config, "initializer_range", 0.02))
-        for layer in (self.text_proj, self.label_proj):
-            nn.init.normal_(layer.weight, mean=0.0, std=std)
-            nn.init.zeros_(layer.bias)
+        if head_init == "identity":
+            self._init_identity()
+        else:
+            # the initialisation BERT uses for its task heads
+            std = float(getattr(encoder.config, "initializer_range", 0.02))
+            for layer in (self.text_proj, self.label_proj):
+                nn.init.normal_(layer.weight, mean=0.0, std=std)
+                nn.init.zeros_(layer.bias)
+
+    def _init_identity(self) -> None:
+        sizes = {"dim": self.dim, "text hidden size": self.text_proj.in_features,
+                 "label hidden size": self.label_proj.in_features}
+        if len(set(sizes.values())) != 1:
+            raise ValueError(f"head_init 'identity' needs dim equal to the encoders' hidden sizes: {sizes}")
+        with torch.no_grad():
+            nn.init.eye_(self.text_proj.weight)
+            nn.init.zeros_(self.text_proj.bias)
+            nn.init.zeros_(self.label_proj.weight)
+            nn.init.zeros_(self.label_proj.bias)
+            for tag in range(1, self.n_tags):
+                nn.init.eye_(self.label_proj.weight[tag * self.dim:(tag + 1) * self.dim])
 
     def train(self, mode: bool = True) -> LabelMatcherModule:
         """Set the training mode; a frozen label encoder always stays in eval mode."""

@@ -375,6 +375,11 @@ def test_errors(tiny_bert_dir: Path) -> None:
     for scale in (0, -1.0, True):
         with pytest.raises(ValueError, match=r"\[E310\] Invalid head_learn_rate_scale"):
             build_label_matcher(str(tiny_bert_dir), head_learn_rate_scale=scale)
+    with pytest.raises(ValueError, match=r"\[E310\] Invalid head_init = 'eye'.*random, identity"):
+        build_label_matcher(str(tiny_bert_dir), head_init="eye")
+    # the hidden sizes are known at initialize: the tiny BERT's is 32
+    with pytest.raises(ValueError, match=r"\[E310\] Invalid dim = 16.*text encoder's hidden size, 32"):
+        layer(tiny_bert_dir, head_init="identity")
     model = layer(tiny_bert_dir)
     too_long = " ".join(["disease"] * 200)
     with pytest.raises(ValueError, match=r"\[E340\] Label text 'disease disease"):

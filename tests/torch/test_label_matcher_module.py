@@ -133,3 +133,31 @@ def test_frozen_label_encoder_gets_no_gradient_and_stays_in_eval_mode() -> None:
     assert all(p.grad is None for p in m.label_encoder.parameters())
     assert m.label_proj.weight.grad is not None and m.text_proj.weight.grad is not None
     assert any(p.grad is not None for p in m.encoder.parameters())
+
+
+@pytest.mark.parametrize("n_tags", [2, 3])
+def test_identity_head_init_scores_with_the_encoders_own_similarity(n_tags: int) -> None:
+    torch.manual_seed(1)
+    m = LabelMatcherModule(tiny_encoder(hidden=16), tiny_encoder(seed=3, hidden=16), n_tags=n_tags, dim=16,
+                           dropout=0.0, head_init="identity").eval()
+    ids, mask = text_chunk()
+    label_ids, label_mask = label_tokens()
+    tokens = m.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+    hidden = m.label_encoder(input_ids=label_ids, attention_mask=label_mask).last_hidden_state
+    weights = label_mask.unsqueeze(-1).float()
+    pooled = (hidden * weights).sum(1) / weights.sum(1)
+    scores = m.score(m.encode_text(ids, mask), m.encode_labels(label_ids, label_mask)[[1, 0]])
+    similarity = torch.einsum("rld,rd->rl", tokens, pooled[[1, 0]]) / 16 ** 0.5
+    # outside scores 0; every other tag the pretrained dot product of subword and label
+    torch.testing.assert_close(scores[..., 0], torch.zeros_like(similarity))
+    for tag in range(1, n_tags):
+        torch.testing.assert_close(scores[..., tag], similarity, rtol=1e-4, atol=1e-5)
+
+
+def test_identity_head_init_needs_dim_equal_to_the_hidden_sizes() -> None:
+    with pytest.raises(ValueError, match="head_init 'identity' needs dim equal"):
+        LabelMatcherModule(tiny_encoder(hidden=16), dim=8, head_init="identity")
+    with pytest.raises(ValueError, match="head_init 'identity' needs dim equal"):
+        LabelMatcherModule(tiny_encoder(hidden=16), tiny_encoder(hidden=32), dim=16, head_init="identity")
+    with pytest.raises(ValueError, match="head_init must be one of"):
+        LabelMatcherModule(tiny_encoder(hidden=16), dim=16, head_init="zeros")
