@@ -58,6 +58,7 @@ class LabelMatcherSettings(PromptTaggerSettings):
     freeze_label_encoder: bool = False
     head_learn_rate_scale: float = 1.0
     head_init: str = "random"
+    freeze_label_projection: bool = False
 
     def validate(self) -> None:
         """RAISES (ValueError): Naming the invalid setting (E306, E310, E342)."""
@@ -81,6 +82,9 @@ class LabelMatcherSettings(PromptTaggerSettings):
         if self.head_init not in HEAD_INITS:
             raise ValueError(Errors.E310.format(setting="head_init", value=self.head_init, architecture=ARCHITECTURE,
                                                 what="choose one of " + ", ".join(HEAD_INITS)))
+        if not isinstance(self.freeze_label_projection, bool):
+            raise ValueError(Errors.E310.format(setting="freeze_label_projection", value=self.freeze_label_projection,
+                                                architecture=ARCHITECTURE, what="give true or false"))
 
 
 @dataclass
@@ -234,13 +238,15 @@ class LabelMatcherShim(PromptTaggerShim):
     head_lr_scale (float): The optimizer's learning rate is multiplied by this
         for the parameters outside the encoders (projections and bias).
     head_init (str): How a new module's projections start ("random" or "identity").
+    freeze_label_proj (bool): The label projection is not trained.
     """
 
     def __init__(self, tag_scheme: str, dropout: float, dim: int, label_pooling: str, shared: bool,
                  inference_bf16: bool = False, training_bf16: bool = False, freeze_labels: bool = False,
-                 head_lr_scale: float = 1.0, head_init: str = "random") -> None:
+                 head_lr_scale: float = 1.0, head_init: str = "random", freeze_label_proj: bool = False) -> None:
         super().__init__(tag_scheme, dropout, inference_bf16, training_bf16)
         self.head_init = head_init
+        self.freeze_label_proj = freeze_label_proj
         self.freeze_labels = freeze_labels
         self.head_lr_scale = float(head_lr_scale)
         self.dim = dim
@@ -268,7 +274,7 @@ class LabelMatcherShim(PromptTaggerShim):
         """
         return LabelMatcherModule(encoder, label_encoder, n_tags, self.dim, self.dropout, self.label_pooling,
                                   freeze_labels=self.freeze_labels and label_encoder is not None,
-                                  head_init=self.head_init)
+                                  head_init=self.head_init, freeze_label_proj=self.freeze_label_proj)
 
     def set_module(self, module: torch.nn.Module, tokenizer: Any, label_tokenizer: Any = None) -> None:
         super().set_module(module, tokenizer)
@@ -415,6 +421,7 @@ def build_label_matcher(
     freeze_label_encoder: bool = False,
     head_learn_rate_scale: float = 1.0,
     head_init: str = "random",
+    freeze_label_projection: bool = False,
 ) -> Model[list[PromptQuery], PromptScores]:
     """The bi-encoder tagger: sentences and labels encoded apart, then matched.
 
@@ -455,14 +462,20 @@ def build_label_matcher(
         which training leaves in place outside the directions of the labels
         it sees. Needs `dim` equal to the encoders' hidden size (384 for
         all-MiniLM-L6-v2).
+    freeze_label_projection (bool): Keep the label projection as
+        initialised. With `freeze_label_encoder` and the identity init, a
+        label's vector is its pretrained sentence embedding, computed the
+        same way for labels seen in training and labels named later; only
+        the text side learns.
     RETURNS (Model[list[PromptQuery], PromptScores]): The layer.
     """
     settings = LabelMatcherSettings(encoder, dropout, max_length, stride, batch_size, tag_scheme,
                                     inference_bf16, training_bf16, label_encoder, dim, label_pooling,
-                                    freeze_label_encoder, head_learn_rate_scale, head_init)
+                                    freeze_label_encoder, head_learn_rate_scale, head_init, freeze_label_projection)
     settings.validate()
     shim = LabelMatcherShim(tag_scheme, dropout, dim, label_pooling, label_encoder is None,
-                            inference_bf16, training_bf16, freeze_label_encoder, head_learn_rate_scale, head_init)
+                            inference_bf16, training_bf16, freeze_label_encoder, head_learn_rate_scale, head_init,
+                            freeze_label_projection)
     attrs = {"tag_scheme": tag_scheme, "n_tags": len(TAG_SCHEMES[tag_scheme]), "dropout_rate": dropout}
 
     def forward(model: Model, queries: list[PromptQuery], is_train: bool) -> tuple[PromptScores, Backprop]:

@@ -51,6 +51,11 @@ class LabelMatcherModule(nn.Module):
         others keep that pretrained similarity, which is what a label never
         trained on is scored by. Needs `dim` equal to both encoders'
         hidden size.
+    freeze_label_proj (bool): Keep the label projection as initialised (no
+        gradient). With a frozen label encoder and the identity init, a
+        label's vectors are then its pretrained embedding, the same function
+        for seen and unseen labels: only the text side learns to land an
+        entity's subwords near the embedding of its type's text.
     """
 
     def __init__(
@@ -63,6 +68,7 @@ class LabelMatcherModule(nn.Module):
         label_pooling: str = "mean",
         freeze_labels: bool = False,
         head_init: str = "random",
+        freeze_label_proj: bool = False,
     ) -> None:
         super().__init__()
         if freeze_labels and label_encoder is None:
@@ -89,6 +95,7 @@ class LabelMatcherModule(nn.Module):
         self.text_proj = nn.Linear(int(encoder.config.hidden_size), dim)
         self.label_proj = nn.Linear(int(label_side.config.hidden_size), n_tags * dim)
         self.bias = nn.Parameter(torch.zeros(n_tags))
+        self.freeze_label_proj = freeze_label_proj
         if head_init == "identity":
             self._init_identity()
         else:
@@ -97,6 +104,8 @@ class LabelMatcherModule(nn.Module):
             for layer in (self.text_proj, self.label_proj):
                 nn.init.normal_(layer.weight, mean=0.0, std=std)
                 nn.init.zeros_(layer.bias)
+        if freeze_label_proj:
+            self.label_proj.requires_grad_(False)
 
     def _init_identity(self) -> None:
         sizes = {"dim": self.dim, "text hidden size": self.text_proj.in_features,

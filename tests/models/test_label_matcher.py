@@ -356,6 +356,53 @@ def test_head_learns_at_head_learn_rate_scale_times_the_rate_and_the_encoders_at
     assert any(step_1[k].abs().sum() > 0 for k in step_1 if k.startswith("label_encoder."))
 
 
+def test_frozen_identity_label_side_is_the_pretrained_embedding_before_and_after_training(
+        tiny_bert_dir: Path, make_tiny_bert: Callable[[Path], Path], tmp_path: Path) -> None:
+    label_dir = make_tiny_bert(tmp_path / "label_bert")
+    # the tiny BERTs' hidden size is 32, the build() default dim
+    nlp = build(tiny_bert_dir, label_encoder=str(label_dir), freeze_label_encoder=True, head_init="identity",
+                freeze_label_projection=True)
+    nlp.initialize(lambda: make_examples(nlp))
+    shim = get_shim(nlp.get_pipe("bioner_prompted").model, LabelMatcherShim)
+    module = shim.module
+    texts = ["disease", "a cell line never trained on"]
+    ids = [shim.label_tokenizer(t)["input_ids"] for t in texts]
+
+    def vectors() -> torch.Tensor:
+        shim.clear_cache()
+        return shim.label_vectors(texts, ids)
+
+    def pretrained(text: str) -> torch.Tensor:
+        row = torch.tensor([shim.label_tokenizer(text)["input_ids"]])
+        with torch.no_grad():
+            return module.label_encoder(input_ids=row).last_hidden_state.mean(1)[0]
+
+    before = vectors()
+    text_proj = module.text_proj.weight.detach().clone()
+    optimizer = Adam(1e-3)
+    for _ in range(3):
+        nlp.update(make_examples(nlp), sgd=optimizer)
+    after = vectors()
+    assert not torch.equal(module.text_proj.weight.detach(), text_proj)
+    torch.testing.assert_close(after, before)
+    for i, text in enumerate(texts):
+        torch.testing.assert_close(after[i, 0], torch.zeros(32))
+        torch.testing.assert_close(after[i, 1], pretrained(text), rtol=1e-4, atol=1e-5)
+    # the free projection (same init) learns
+    fix_random_seed(0)
+    free = build(tiny_bert_dir, label_encoder=str(label_dir), freeze_label_encoder=True, head_init="identity")
+    free.initialize(lambda: make_examples(free))
+    free_module = get_shim(free.get_pipe("bioner_prompted").model, LabelMatcherShim).module
+    start = free_module.label_proj.weight.detach().clone()
+    free.update(make_examples(free), sgd=Adam(1e-3))
+    assert not torch.equal(free_module.label_proj.weight.detach(), start)
+    nlp.to_disk(tmp_path / "frozen")
+    loaded = spacy.load(tmp_path / "frozen")
+    sentences = [t for t, _ in TRAIN]
+    assert [scored(d, "Disease") for d in loaded.pipe(sentences)] == [scored(d, "Disease") for d in nlp.pipe(sentences)]
+    assert not get_shim(loaded.get_pipe("bioner_prompted").model, LabelMatcherShim).module.label_proj.weight.requires_grad
+
+
 # ---- settings and errors --------------------------------------------------------------------------
 
 
@@ -380,6 +427,8 @@ def test_errors(tiny_bert_dir: Path) -> None:
     # the hidden sizes are known at initialize: the tiny BERT's is 32
     with pytest.raises(ValueError, match=r"\[E310\] Invalid dim = 16.*text encoder's hidden size, 32"):
         layer(tiny_bert_dir, head_init="identity")
+    with pytest.raises(ValueError, match=r"\[E310\] Invalid freeze_label_projection = 'yes'"):
+        build_label_matcher(str(tiny_bert_dir), freeze_label_projection="yes")
     model = layer(tiny_bert_dir)
     too_long = " ".join(["disease"] * 200)
     with pytest.raises(ValueError, match=r"\[E340\] Label text 'disease disease"):
