@@ -457,10 +457,10 @@ def build_label_matcher(
         outside the encoders, freshly initialised) learn at this multiple of
         the optimizer's learning rate; 1: the same rate as the encoders.
     head_init (str): "random" (BERT's init for task heads) or "identity":
-        the projections start as the identity, so an untrained label is
-        scored by the encoders' own similarity of subword and label vectors,
-        which training leaves in place outside the directions of the labels
-        it sees. Needs `dim` equal to the encoders' hidden size (384 for
+        the projections start as the identity, so before training a (subword,
+        label) pair is scored by the encoders' own similarity of their
+        vectors (measured: no better zero-shot than "random"; see the
+        README). Needs `dim` equal to the encoders' hidden size (384 for
         all-MiniLM-L6-v2).
     freeze_label_projection (bool): Keep the label projection as
         initialised. With `freeze_label_encoder` and the identity init, a

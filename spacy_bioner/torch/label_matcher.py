@@ -46,11 +46,10 @@ class LabelMatcherModule(nn.Module):
     head_init (str): "random" (BERT's init for task heads) or "identity":
         both projections start as the identity and the outside tag's label
         vector at zero, so the first logit of "inside" is the encoder's own
-        dot product of subword and label vectors. Training moves the
-        projections only along the directions of the labels it sees; the
-        others keep that pretrained similarity, which is what a label never
-        trained on is scored by. Needs `dim` equal to both encoders'
-        hidden size.
+        dot product of subword and label vectors. Plain SGD would then move
+        the projections only along the seen labels' directions; Adam's
+        per-element steps move them all (measured: lower zero-shot than
+        "random", README). Needs `dim` equal to both encoders' hidden size.
     freeze_label_proj (bool): Keep the label projection as initialised (no
         gradient). With a frozen label encoder and the identity init, a
         label's vectors are then its pretrained embedding, the same function
@@ -95,7 +94,6 @@ class LabelMatcherModule(nn.Module):
         self.text_proj = nn.Linear(int(encoder.config.hidden_size), dim)
         self.label_proj = nn.Linear(int(label_side.config.hidden_size), n_tags * dim)
         self.bias = nn.Parameter(torch.zeros(n_tags))
-        self.freeze_label_proj = freeze_label_proj
         if head_init == "identity":
             self._init_identity()
         else:
