@@ -69,6 +69,7 @@ from ._decode import (
     span_runs,
     store_word_probs,
 )
+from ._label_examples import MentionPool, training_label_text
 from ._loss import loss_and_gradient
 from ._thresholds import THRESHOLD_GRID, WordProbabilities, predict_at_thresholds, tune_thresholds
 
@@ -98,6 +99,8 @@ DEFAULT_MODEL, DEFAULT_SCORER = config_blocks(DEFAULT_CONFIG_STR)
         "negative_rate": 0.0,
         "max_negatives": None,
         "name_rate": 0.0,
+        "example_rate": 0.0,
+        "example_count": 3,
         "label_tokens_positive": True,
         "subword_targets": "all",
         "word_pooling": "max",
@@ -116,6 +119,8 @@ def make_prompted_tagger(
     negative_rate: float,
     max_negatives: int | None,
     name_rate: float,
+    example_rate: float,
+    example_count: int,
     label_tokens_positive: bool,
     subword_targets: str,
     word_pooling: str,
@@ -137,6 +142,11 @@ def make_prompted_tagger(
         is paired with, sampled; every positive label is kept. None: all.
     name_rate (float): In training, the probability that a query reads the
         label's name instead of its description (0: always the description).
+    example_rate (float): In training, the probability that a query reads the
+        label's name and 1 to `example_count` mentions of it from other training
+        sentences ("Disease, e.g. asthma, colon cancer"): label texts never
+        seen twice, for zero-shot (0: off, the paper).
+    example_count (int): The most example mentions such a text lists.
     label_tokens_positive (bool): Train the description's subwords as positive
         (the paper's setting), else leave them untrained.
     subword_targets (str): "all": every subword takes its word's tag (the
@@ -157,6 +167,8 @@ def make_prompted_tagger(
         negative_rate=negative_rate,
         max_negatives=max_negatives,
         name_rate=name_rate,
+        example_rate=example_rate,
+        example_count=example_count,
         label_tokens_positive=label_tokens_positive,
         subword_targets=subword_targets,
         word_pooling=word_pooling,
@@ -186,6 +198,8 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         negative_rate: float = 0.0,
         max_negatives: int | None = None,
         name_rate: float = 0.0,
+        example_rate: float = 0.0,
+        example_count: int = 3,
         label_tokens_positive: bool = True,
         subword_targets: str = "all",
         word_pooling: str = "max",
@@ -197,12 +211,18 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         check_probability("threshold", threshold)
         check_probability("negative_rate", negative_rate)
         check_probability("name_rate", name_rate)
+        check_probability("example_rate", example_rate)
+        check_count("bioner_prompted", name, "example_count", example_count, low=1)
         check_count("bioner_prompted", name, "max_negatives", max_negatives, low=0, optional=True)
         self._setup(vocab, model, name, spans_key, ents, scorer)
         self.threshold = float(threshold)
         self.negative_rate = float(negative_rate)
         self.max_negatives = max_negatives
         self.name_rate = float(name_rate)
+        self.example_rate = float(example_rate)
+        self.example_count = int(example_count)
+        # training-only: mentions per label for `example_rate` (not saved)
+        self._mentions = MentionPool()
         self.label_tokens_positive = label_tokens_positive
         self.subword_targets = subword_targets
         self.word_pooling = word_pooling
@@ -391,8 +411,9 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
 
         In prediction each label is its own group, so its rows are padded and
         batched with its own rows only and its results cannot depend on the
-        other labels. Training mixes labels to pad less and, with `name_rate`,
-        reads the label's name instead of its description.
+        other labels. Training mixes labels to pad less and, with `name_rate`
+        and `example_rate`, reads other texts than the description (see
+        `training_label_text`).
         """
         descriptions = self.cfg["labels"]
         queries: list[PromptQuery] = []
@@ -405,8 +426,10 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
                 sent_words = words[start:end]
                 for label in labels:
                     text = descriptions[label]
-                    if training and self.name_rate > 0 and random.random() < self.name_rate:
-                        text = self.label_name(label)
+                    if training:
+                        text = training_label_text(
+                            label, text, self.label_name(label), " ".join(sent_words), self._mentions,
+                            example_rate=self.example_rate, example_count=self.example_count, name_rate=self.name_rate)
                     group = "" if training else label
                     queries.append(PromptQuery(sent_words, text, group, (i, start, end, label)))
         return queries
@@ -458,8 +481,13 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         Each sentence is paired with every label annotated anywhere in its
         source document (all-negative pairs included), with the labels of the
         doc itself when its source is unknown, and with each other label with
-        probability `negative_rate`.
+        probability `negative_rate`. With `example_rate`, the batch's gold
+        mentions first join the mention pool.
         """
+        if self.example_rate > 0:
+            for eg in examples:
+                for start, end, label in self._gold(eg) or ():
+                    self._mentions.add(label, eg.reference.text[start:end])
         queries = self._queries([eg.predicted for eg in examples], self._training_labels(examples), training=True)
         return examples, queries
 

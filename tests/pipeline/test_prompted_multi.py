@@ -108,11 +108,47 @@ def test_name_rate_switches_the_text_the_model_reads(tiny_bert_dir: Path) -> Non
     assert examples_texts[1.0] == {"Disease": "Disease", "Chemical": "Chemical"}
 
 
+def test_example_rate_reads_mentions_of_other_sentences(tiny_bert_dir: Path) -> None:
+    nlp = make_nlp(tiny_bert_dir, example_rate=1.0, example_count=3)
+    examples = corpus_examples(nlp, ["Disease", "Chemical"])
+    nlp.initialize(lambda: examples)
+    pipe = nlp.get_pipe("bioner_prompted")
+    random.seed(0)
+    _, queries = pipe._training_queries(examples)
+    texts = {(q.key[0], q.key[3]): q.description for q in queries}
+    # each sentence reads the other sentence's mention, never its own
+    assert texts[(0, "Disease")] == "Disease, e.g. nephrotoxicity"
+    assert texts[(0, "Chemical")] == "Chemical, e.g. Cisplatin"
+    assert texts[(1, "Disease")] == "Disease, e.g. breast cancer"
+    assert texts[(1, "Chemical")] == "Chemical, e.g. tamoxifen"
+    prefix = "Disease, e.g. "
+    assert texts[(2, "Disease")].startswith(prefix)
+    assert set(texts[(2, "Disease")][len(prefix):].split(", ")) <= {"breast cancer", "nephrotoxicity"}
+    # prediction always reads the description
+    docs = [eg.predicted for eg in examples]
+    predicted = pipe._queries(docs, [["Disease", "Chemical"]] * len(docs))
+    assert {q.description for q in predicted} == {LABELS["Disease"], LABELS["Chemical"]}
+    # and the augmented queries train
+    losses = nlp.update(examples, sgd=nlp.create_optimizer())
+    assert losses["bioner_prompted"] > 0
+
+
+def test_example_rate_falls_back_to_the_description_without_other_mentions(tiny_bert_dir: Path) -> None:
+    nlp = make_nlp(tiny_bert_dir, example_rate=1.0)
+    examples = corpus_examples(nlp, ["Disease", "Chemical"])[:1]
+    nlp.initialize(lambda: examples)
+    _, queries = nlp.get_pipe("bioner_prompted")._training_queries(examples)
+    assert {q.key[3]: q.description for q in queries} == {
+        "Disease": LABELS["Disease"], "Chemical": LABELS["Chemical"]}
+
+
 @pytest.mark.parametrize(
     "setting,value,error",
     [
         ("max_negatives", -1, r"\[E321\] Invalid max_negatives = -1"),
         ("name_rate", 2.0, r"\[E305\] Invalid name_rate"),
+        ("example_rate", -0.5, r"\[E305\] Invalid example_rate"),
+        ("example_count", 0, r"\[E321\] Invalid example_count = 0"),
         # the factory's type hint: spaCy's config validation names the setting
         ("max_negatives", 1.5, r"max_negatives.*1\.5 is not"),
     ],
