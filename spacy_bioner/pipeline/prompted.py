@@ -23,7 +23,6 @@ What the component reads and writes:
 # No `from __future__ import annotations` here: spaCy validates the
 # [initialize] settings against the signature of initialize() with pydantic,
 # which needs real annotations.
-import random
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -56,6 +55,7 @@ from ._base import (
 )
 from ._decode import (
     DocPrediction,
+    GoldSpan,
     aligned_gold,
     bio_tags,
     cached_tags,
@@ -69,9 +69,9 @@ from ._decode import (
     span_runs,
     store_word_probs,
 )
-from ._label_examples import MentionPool, training_label_text
 from ._loss import loss_and_gradient
 from ._thresholds import THRESHOLD_GRID, WordProbabilities, predict_at_thresholds, tune_thresholds
+from ._training_queries import MentionPool, training_label_text, training_labels
 
 DEFAULT_CONFIG_STR = """
 [model]
@@ -424,11 +424,13 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
             words = tuple(t.text for t in doc)
             for start, end in sentence_bounds(doc):
                 sent_words = words[start:end]
+                # the text example mentions are checked against (example_rate only)
+                sentence = " ".join(sent_words) if training and self.example_rate > 0 else ""
                 for label in labels:
                     text = descriptions[label]
                     if training:
                         text = training_label_text(
-                            label, text, self.label_name(label), " ".join(sent_words), self._mentions,
+                            label, text, self.label_name(label), sentence, self._mentions,
                             example_rate=self.example_rate, example_count=self.example_count, name_rate=self.name_rate)
                     group = "" if training else label
                     queries.append(PromptQuery(sent_words, text, group, (i, start, end, label)))
@@ -484,57 +486,19 @@ class PromptedTagger(DescribedLabels, SpanTaggerPipe):
         probability `negative_rate`. With `example_rate`, the batch's gold
         mentions first join the mention pool.
         """
+        golds = [self._gold(eg) for eg in examples]
         if self.example_rate > 0:
-            for eg in examples:
-                for start, end, label in self._gold(eg) or ():
-                    self._mentions.add(label, eg.reference.text[start:end])
-        queries = self._queries([eg.predicted for eg in examples], self._training_labels(examples), training=True)
+            self._mentions.add_gold(examples, golds)
+        queries = self._queries([eg.predicted for eg in examples], self._training_labels(examples, golds), training=True)
         return examples, queries
 
-    def _training_labels(self, examples: list[Example]) -> list[list[str]]:
-        """Per example, the labels to pair its sentences with (see `_training_queries`)."""
-        golds = [self._gold(eg) for eg in examples]
-        # documents split over several examples of this batch share labels,
-        # even when initialize() did not see them
-        batch_doc_labels: dict[str, set[str]] = defaultdict(set)
-        for eg, gold in zip(examples, golds, strict=True):
-            source = doc_id(eg.reference)
-            if gold is not None and source is not None:
-                batch_doc_labels[source] |= {label for _, _, label in gold}
-        out: list[list[str]] = []
-        for eg, gold in zip(examples, golds, strict=True):
-            if gold is None:
-                out.append([])
-                continue
-            positive = {label for _, _, label in gold}
-            annotated = self._annotated_labels(eg, positive, batch_doc_labels)
-            out.append(self._sample_labels(positive, annotated))
-        return out
-
-    def _annotated_labels(self, eg: Example, positive: set[str], batch_doc_labels: Mapping[str, set[str]]) -> set[str]:
-        """The labels an example's sentences may be trained as absent for: its
-        corpus's (multi-dataset reader), else its document's, else all."""
-        info = dataset_info(eg.reference)
-        if info is not None and info.get("labels") is not None:
-            return set(info["labels"]) | positive
-        if self._pair_all:
-            return set(self.labels)
-        source = doc_id(eg.reference)
-        if source is None:
-            return positive
-        return positive | self._doc_labels.get(source, set()) | batch_doc_labels.get(source, set())
-
-    def _sample_labels(self, positive: set[str], annotated: set[str]) -> list[str]:
-        """Every positive label, the annotated negatives (at most `max_negatives`,
-        sampled) and each other label with probability `negative_rate`, in label order."""
-        negatives = [label for label in self.labels if label in annotated and label not in positive]
-        if self.max_negatives is not None and len(negatives) > self.max_negatives:
-            negatives = random.sample(negatives, self.max_negatives)
-        kept = positive | set(negatives)
-        return [
-            label for label in self.labels
-            if label in kept or (label not in annotated and self.negative_rate > 0 and random.random() < self.negative_rate)
-        ]
+    def _training_labels(self, examples: list[Example], golds: list[list[GoldSpan] | None] | None = None) -> list[list[str]]:
+        """Per example, the labels to pair its sentences with (see `_training_queries`);
+        `golds`: the examples' gold spans, if already read."""
+        golds = [self._gold(eg) for eg in examples] if golds is None else golds
+        return training_labels(
+            examples, golds, self.labels, doc_labels=self._doc_labels, pair_all=self._pair_all,
+            max_negatives=self.max_negatives, negative_rate=self.negative_rate)
 
     def _token_tags(self, example: Example) -> dict[str, numpy.ndarray]:
         """Per label with gold spans, the gold tag of each predicted token (0

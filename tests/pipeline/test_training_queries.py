@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from spacy_bioner.pipeline._label_examples import (
+from spacy_bioner.pipeline._training_queries import (
     MAX_MENTION_CHARS,
     MentionPool,
     example_text,
