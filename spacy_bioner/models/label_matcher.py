@@ -18,6 +18,8 @@ changed (update, `use_params`, deserialization, initialization), and also
 when a label-side parameter's version counter moved (any in-place change).
 In prediction each label text is encoded alone, without padding, so its
 vector (and thus its spans and scores) does not depend on the other labels.
+With ``label_interaction = "tokens"`` the cache holds each label's token
+vectors instead (see the torch module).
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ import torch
 from thinc.api import ArgsKwargs, Model, NumpyOps, torch2xp, xp2torch
 
 from ..errors import Errors
-from ..torch.label_matcher import HEAD_INITS, LABEL_POOLING, LabelMatcherModule
+from ..torch.label_matcher import HEAD_INITS, INTERACTIONS, LABEL_POOLING, LabelMatcherModule
 from .hf import encoder_from_config, hf_from_bytes, hf_to_bytes, load_hf_encoder
 from .precision import use_bf16
 from .prompt_tagger import PromptTaggerSettings, PromptTaggerShim
@@ -59,6 +61,7 @@ class LabelMatcherSettings(PromptTaggerSettings):
     head_learn_rate_scale: float = 1.0
     head_init: str = "random"
     freeze_label_projection: bool = False
+    label_interaction: str = "pooled"
 
     def validate(self) -> None:
         """RAISES (ValueError): Naming the invalid setting (E306, E310, E342)."""
@@ -85,6 +88,13 @@ class LabelMatcherSettings(PromptTaggerSettings):
         if not isinstance(self.freeze_label_projection, bool):
             raise ValueError(Errors.E310.format(setting="freeze_label_projection", value=self.freeze_label_projection,
                                                 architecture=ARCHITECTURE, what="give true or false"))
+        if self.label_interaction not in INTERACTIONS:
+            raise ValueError(Errors.E310.format(setting="label_interaction", value=self.label_interaction,
+                                                architecture=ARCHITECTURE, what="choose one of " + ", ".join(INTERACTIONS)))
+        if self.label_interaction == "tokens" and self.head_init == "identity":
+            raise ValueError(Errors.E310.format(setting="head_init", value=self.head_init, architecture=ARCHITECTURE,
+                                                what='use "random" with label_interaction = "tokens" (the identity '
+                                                     "init is defined for pooled label vectors)"))
 
 
 @dataclass
@@ -239,14 +249,17 @@ class LabelMatcherShim(PromptTaggerShim):
         for the parameters outside the encoders (projections and bias).
     head_init (str): How a new module's projections start ("random" or "identity").
     freeze_label_proj (bool): The label projection is not trained.
+    interaction (str): "pooled" or "tokens" (checked against saved data).
     """
 
     def __init__(self, tag_scheme: str, dropout: float, dim: int, label_pooling: str, shared: bool,
                  inference_bf16: bool = False, training_bf16: bool = False, freeze_labels: bool = False,
-                 head_lr_scale: float = 1.0, head_init: str = "random", freeze_label_proj: bool = False) -> None:
+                 head_lr_scale: float = 1.0, head_init: str = "random", freeze_label_proj: bool = False,
+                 interaction: str = "pooled") -> None:
         super().__init__(tag_scheme, dropout, inference_bf16, training_bf16)
         self.head_init = head_init
         self.freeze_label_proj = freeze_label_proj
+        self.interaction = interaction
         self.freeze_labels = freeze_labels
         self.head_lr_scale = float(head_lr_scale)
         self.dim = dim
@@ -274,7 +287,8 @@ class LabelMatcherShim(PromptTaggerShim):
         """
         return LabelMatcherModule(encoder, label_encoder, n_tags, self.dim, self.dropout, self.label_pooling,
                                   freeze_labels=self.freeze_labels and label_encoder is not None,
-                                  head_init=self.head_init, freeze_label_proj=self.freeze_label_proj)
+                                  head_init=self.head_init, freeze_label_proj=self.freeze_label_proj,
+                                  interaction=self.interaction)
 
     def set_module(self, module: torch.nn.Module, tokenizer: Any, label_tokenizer: Any = None) -> None:
         super().set_module(module, tokenizer)
@@ -330,12 +344,13 @@ class LabelMatcherShim(PromptTaggerShim):
         params = [*encoder.parameters(), *module.label_proj.parameters()]
         return tuple((id(p), p._version) for p in params)
 
-    def label_vectors(self, texts: list[str], ids: list[list[int]]) -> torch.Tensor:
+    def label_vectors(self, texts: list[str], ids: list[list[int]]) -> torch.Tensor | list[torch.Tensor]:
         """The label vectors for prediction: cached, or encoded one text at a time.
 
         texts (list[str]): Distinct label texts.
         ids (list[list[int]]): Their token ids.
-        RETURNS (torch.Tensor): (labels, n_tags, dim) float32 vectors.
+        RETURNS (torch.Tensor | list[torch.Tensor]): float32; pooled: (labels,
+            n_tags, dim); tokens: per label, its (tokens, dim) vectors.
         """
         version = self._label_side_version()
         if version != self._cache_version or len(self.label_cache) > MAX_CACHED_LABELS:
@@ -352,9 +367,12 @@ class LabelMatcherShim(PromptTaggerShim):
                     vector = module.encode_labels(tensor, torch.ones_like(tensor))[0]
                     self.label_cache[text] = vector.float()
             module.train()
+        vectors = [self.label_cache[text] for text in texts]
+        if module.interaction == "tokens":
+            return vectors
         if not texts:
             return torch.zeros((0, module.n_tags, module.dim), device=self.device)
-        return torch.stack([self.label_cache[text] for text in texts])
+        return torch.stack(vectors)
 
     def to_bytes(self) -> bytes:
         if self._model is None:
@@ -368,6 +386,7 @@ class LabelMatcherShim(PromptTaggerShim):
             "n_tags": self.n_tags,
             "dim": module.dim,
             "label_pooling": module.label_pooling,
+            "label_interaction": module.interaction,
             "hf": hf_to_bytes(module.encoder.config, self.tokenizer, module.state_dict()),
             "label_hf": label_hf,
         }
@@ -378,9 +397,10 @@ class LabelMatcherShim(PromptTaggerShim):
         shapes do not fit the config (E317, E341)."""
         self.check_saved_tags(int(msg["n_tags"]))
         saved = {"dim": msg.get("dim"), "label_pooling": msg.get("label_pooling"),
-                 "label_encoder": "shared" if msg.get("label_hf") is None else "separate"}
+                 "label_encoder": "shared" if msg.get("label_hf") is None else "separate",
+                 "label_interaction": msg.get("label_interaction", "pooled")}
         config = {"dim": self.dim, "label_pooling": self.label_pooling,
-                  "label_encoder": "shared" if self.shared else "separate"}
+                  "label_encoder": "shared" if self.shared else "separate", "label_interaction": self.interaction}
         for setting, value in saved.items():
             if value != config[setting]:
                 raise ValueError(Errors.E341.format(setting=setting, saved=value, config=config[setting]))
@@ -422,6 +442,7 @@ def build_label_matcher(
     head_learn_rate_scale: float = 1.0,
     head_init: str = "random",
     freeze_label_projection: bool = False,
+    label_interaction: str = "pooled",
 ) -> Model[list[PromptQuery], PromptScores]:
     """The bi-encoder tagger: sentences and labels encoded apart, then matched.
 
@@ -467,15 +488,22 @@ def build_label_matcher(
         label's vector is its pretrained sentence embedding, computed the
         same way for labels seen in training and labels named later; only
         the text side learns.
+    label_interaction (str): "pooled": one vector per label (pooled as
+        `label_pooling` says) and a bilinear score; "tokens": each subword
+        attends over the label's token vectors and one linear layer, shared
+        by all labels, scores how they match, so a label text's words and
+        examples are matched word by word (cost grows with the label's length,
+        still one text encoding whatever the number of labels).
     RETURNS (Model[list[PromptQuery], PromptScores]): The layer.
     """
     settings = LabelMatcherSettings(encoder, dropout, max_length, stride, batch_size, tag_scheme,
                                     inference_bf16, training_bf16, label_encoder, dim, label_pooling,
-                                    freeze_label_encoder, head_learn_rate_scale, head_init, freeze_label_projection)
+                                    freeze_label_encoder, head_learn_rate_scale, head_init, freeze_label_projection,
+                                    label_interaction)
     settings.validate()
     shim = LabelMatcherShim(tag_scheme, dropout, dim, label_pooling, label_encoder is None,
                             inference_bf16, training_bf16, freeze_label_encoder, head_learn_rate_scale, head_init,
-                            freeze_label_projection)
+                            freeze_label_projection, label_interaction)
     attrs = {"tag_scheme": tag_scheme, "n_tags": len(TAG_SCHEMES[tag_scheme]), "dropout_rate": dropout}
 
     def forward(model: Model, queries: list[PromptQuery], is_train: bool) -> tuple[PromptScores, Backprop]:

@@ -9,6 +9,15 @@ the label's vector k, plus a bias (a bilinear score). The design idea is the
 bi-encoder span model of GLiNER (Zaratiana et al.); here it scores subwords
 with the binary (or BIO) tags of the cross-encoder, so the same pipe decodes
 both. The softmax is left to the caller.
+
+With ``interaction = "tokens"`` a label keeps one vector per token instead
+of one pooled vector per tag. Each subword attends over its label's token
+vectors; the agreement of the subword with what it attended to (their
+elementwise product) and its best dot product with any label token go
+through one linear layer shared by all labels. The head then learns a
+function of how a subword matches a label's words, with no weights of its
+own per label, so a label text that lists examples ("Dosage, e.g. 60 mg
+daily") can be matched word by word (a late interaction, as in ColBERT).
 """
 from __future__ import annotations
 
@@ -26,6 +35,8 @@ LABEL_POOLING = ("mean", "cls")
 #: How the projections start: BERT's task-head init, or the identity (the
 #: pretrained dot product of token and label vectors).
 HEAD_INITS = ("random", "identity")
+#: How a subword meets a label: one pooled vector per tag, or the label's tokens.
+INTERACTIONS = ("pooled", "tokens")
 
 
 class LabelMatcherModule(nn.Module):
@@ -55,6 +66,10 @@ class LabelMatcherModule(nn.Module):
         label's vectors are then its pretrained embedding, the same function
         for seen and unseen labels: only the text side learns to land an
         entity's subwords near the embedding of its type's text.
+    interaction (str): "pooled" (one vector per tag and label, a bilinear
+        score) or "tokens" (attention over the label's token vectors, then a
+        linear layer shared by every label; see the module docstring).
+        `label_pooling` does not apply to "tokens", nor does the identity init.
     """
 
     def __init__(
@@ -68,6 +83,7 @@ class LabelMatcherModule(nn.Module):
         freeze_labels: bool = False,
         head_init: str = "random",
         freeze_label_proj: bool = False,
+        interaction: str = "pooled",
     ) -> None:
         super().__init__()
         if freeze_labels and label_encoder is None:
@@ -80,19 +96,27 @@ class LabelMatcherModule(nn.Module):
             raise ValueError(f"label_pooling must be one of {LABEL_POOLING}, not {label_pooling!r}")
         if head_init not in HEAD_INITS:
             raise ValueError(f"head_init must be one of {HEAD_INITS}, not {head_init!r}")
+        if interaction not in INTERACTIONS:
+            raise ValueError(f"interaction must be one of {INTERACTIONS}, not {interaction!r}")
+        if interaction == "tokens" and head_init == "identity":
+            raise ValueError("head_init 'identity' is defined for the pooled interaction only")
         self.encoder = encoder
         self.label_encoder = label_encoder
         self.n_tags = n_tags
         self.dim = dim
         self.label_pooling = label_pooling
         self.freeze_labels = freeze_labels
+        self.interaction = interaction
         if label_encoder is not None and freeze_labels:
             label_encoder.requires_grad_(False)
             label_encoder.eval()
         self.dropout = nn.Dropout(dropout)
         label_side = encoder if label_encoder is None else label_encoder
         self.text_proj = nn.Linear(int(encoder.config.hidden_size), dim)
-        self.label_proj = nn.Linear(int(label_side.config.hidden_size), n_tags * dim)
+        tokens = interaction == "tokens"
+        self.label_proj = nn.Linear(int(label_side.config.hidden_size), dim if tokens else n_tags * dim)
+        # tokens: the tags' weights on (agreement, best dot product), shared by all labels
+        self.match = nn.Linear(dim + 1, n_tags, bias=False) if tokens else None
         self.bias = nn.Parameter(torch.zeros(n_tags))
         if head_init == "identity":
             self._init_identity()
@@ -102,6 +126,8 @@ class LabelMatcherModule(nn.Module):
             for layer in (self.text_proj, self.label_proj):
                 nn.init.normal_(layer.weight, mean=0.0, std=std)
                 nn.init.zeros_(layer.bias)
+            if self.match is not None:
+                nn.init.normal_(self.match.weight, mean=0.0, std=std)
         if freeze_label_proj:
             self.label_proj.requires_grad_(False)
 
@@ -140,16 +166,20 @@ class LabelMatcherModule(nn.Module):
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, return_dict=True)
         return self.text_proj(self.dropout(hidden.last_hidden_state))
 
-    def encode_labels(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """One vector per tag for each label text.
+    def encode_labels(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        """The vectors of each label text.
 
         input_ids (torch.Tensor): (labels, length) token ids of ``[CLS] label [SEP]``.
         attention_mask (torch.Tensor): (labels, length), 1 for tokens, 0 for padding.
-        RETURNS (torch.Tensor): (labels, n_tags, dim) vectors.
+        RETURNS (torch.Tensor | list[torch.Tensor]): pooled: (labels, n_tags,
+            dim); tokens: per label, its (tokens, dim) vectors, padding dropped.
         """
         encoder = self.encoder if self.label_encoder is None else self.label_encoder
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_labels):
             hidden = encoder(input_ids=input_ids, attention_mask=attention_mask, return_dict=True).last_hidden_state
+        if self.interaction == "tokens":
+            projected = self.label_proj(self.dropout(hidden))
+            return [row[mask.bool()] for row, mask in zip(projected, attention_mask, strict=True)]
         if self.label_pooling == "cls":
             pooled = hidden[:, 0]
         else:
@@ -167,11 +197,37 @@ class LabelMatcherModule(nn.Module):
         scores = torch.einsum("rld,rkd->rlk", tokens, labels.to(tokens.dtype))
         return scores / math.sqrt(self.dim) + self.bias
 
+    def score_tokens(self, tokens: torch.Tensor, label_index: torch.Tensor, labels: list[torch.Tensor]) -> torch.Tensor:
+        """The late-interaction score of each row's positions against its label's tokens.
+
+        Rows are scored label by label against that label's unpadded token
+        vectors, so a row's logits do not depend on the other labels' lengths.
+
+        tokens (torch.Tensor): (rows, length, dim) position vectors.
+        label_index (torch.Tensor): (rows,) each row's label in `labels`.
+        labels (list[torch.Tensor]): Per label, its (label tokens, dim) vectors.
+        RETURNS (torch.Tensor): (rows, length, n_tags) logits.
+        """
+        assert self.match is not None
+        order = torch.argsort(label_index, stable=True)
+        pieces = []
+        for label in torch.unique_consecutive(label_index[order]).tolist():
+            rows = order[label_index[order] == label]
+            keys = labels[label].to(tokens.dtype)
+            query = tokens[rows]
+            sim = torch.matmul(query, keys.T) / math.sqrt(self.dim)
+            attended = torch.matmul(torch.softmax(sim, dim=-1), keys)
+            best = sim.max(dim=-1, keepdim=True).values
+            pieces.append(self.match(torch.cat([query * attended, best], dim=-1)) + self.bias)
+        inverse = torch.empty_like(order)
+        inverse[order] = torch.arange(order.numel(), device=order.device)
+        return torch.cat(pieces)[inverse]
+
     def forward(
         self,
         text_chunks: list[tuple[torch.Tensor, torch.Tensor]],
         gathers: list[tuple[torch.Tensor, torch.Tensor]],
-        labels: torch.Tensor | None = None,
+        labels: torch.Tensor | list[torch.Tensor] | None = None,
         label_ids: torch.Tensor | None = None,
         label_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
@@ -184,8 +240,9 @@ class LabelMatcherModule(nn.Module):
             unpadded text positions, all chunks concatenated in order (the
             index one past the last is a zero vector, for padding); label
             index (rows,) says which label each row is scored against.
-        labels (torch.Tensor | None): (labels, n_tags, dim) label vectors
-            computed before (the cache of prediction); None: encode them here
+        labels (torch.Tensor | list[torch.Tensor] | None): The label vectors
+            computed before (see `encode_labels`; the cache of prediction);
+            None: encode them here
             from `label_ids` and `label_mask` (training: in the same graph).
         label_ids (torch.Tensor | None): (labels, length) label token ids.
         label_mask (torch.Tensor | None): (labels, length) their attention mask.
@@ -197,10 +254,13 @@ class LabelMatcherModule(nn.Module):
                 raise ValueError("give either labels or label_ids and label_mask")
             labels = self.encode_labels(label_ids, label_mask)
         flat = [self.encode_text(ids, mask)[mask.bool()] for ids, mask in text_chunks]
-        dtype = flat[0].dtype if flat else labels.dtype
-        flat.append(torch.zeros((1, self.dim), dtype=dtype, device=labels.device))
+        device = self.bias.device
+        flat.append(torch.zeros((1, self.dim), dtype=flat[0].dtype if flat else self.bias.dtype, device=device))
         positions = torch.cat(flat)
-        outputs = [self.score(positions[index], labels[label]).reshape(-1) for index, label in gathers]
+        if isinstance(labels, list):
+            outputs = [self.score_tokens(positions[index], label, labels).reshape(-1) for index, label in gathers]
+        else:
+            outputs = [self.score(positions[index], labels[label]).reshape(-1) for index, label in gathers]
         if not outputs:
-            return labels.new_zeros((0,))
+            return self.bias.new_zeros((0,))
         return torch.cat(outputs)

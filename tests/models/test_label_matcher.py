@@ -209,12 +209,13 @@ def spans(doc: Any) -> list[tuple[int, int, str]]:
     return sorted((s.start_char, s.end_char, s.label_) for s in doc.spans["sc"])
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory, make_tiny_bert: Callable[[Path], Path]) -> Iterator[Language]:
+@pytest.fixture(scope="module", params=["pooled", "tokens"])
+def trained(tmp_path_factory: pytest.TempPathFactory, make_tiny_bert: Callable[[Path], Path],
+            request: pytest.FixtureRequest) -> Iterator[Language]:
     fix_random_seed(0)
     model_dir = make_tiny_bert(tmp_path_factory.mktemp("lm_bert"))
     label_dir = make_tiny_bert(tmp_path_factory.mktemp("lm_label_bert"))
-    nlp = build(model_dir, label_encoder=str(label_dir))
+    nlp = build(model_dir, label_encoder=str(label_dir), label_interaction=request.param)
     nlp.initialize(lambda: make_examples(nlp))
     # both directories gone: everything needed is in the pipeline now
     shutil.rmtree(model_dir)
@@ -240,8 +241,13 @@ def test_two_encoders_overfit_and_roundtrip_offline(trained: Language, tmp_path:
     other = build(tmp_path / "unused")
     with pytest.raises(ValueError, match=r"\[E341\] .* label_encoder = 'separate'"):
         other.get_pipe("bioner_prompted").from_bytes(pipe.to_bytes())
-    other = build(tmp_path / "unused", label_encoder="x", dim=8)
+    interaction = pipe.model.shims[0].interaction
+    other = build(tmp_path / "unused", label_encoder="x", dim=8, label_interaction=interaction)
     with pytest.raises(ValueError, match=r"\[E341\] .* dim = 32"):
+        other.get_pipe("bioner_prompted").from_bytes(pipe.to_bytes())
+    other = build(tmp_path / "unused", label_encoder="x",
+                  label_interaction="pooled" if interaction == "tokens" else "tokens")
+    with pytest.raises(ValueError, match=rf"\[E341\] .* label_interaction = '{interaction}'"):
         other.get_pipe("bioner_prompted").from_bytes(pipe.to_bytes())
 
 
@@ -263,6 +269,10 @@ def test_label_results_independent_of_other_labels(trained: Language) -> None:
     assert all(other == first for other in others)  # exactly equal, scores and word probabilities
     shim = get_shim(pipe.model, LabelMatcherShim)
     assert set(shim.label_cache) == {"disease", "chemical", "gene", "cell line"}
+    # pooled: one vector per tag; tokens: one per token of "[CLS] cell line [SEP]"
+    n_ids = len(shim.label_tokenizer("cell line")["input_ids"])
+    expected = (n_ids, 32) if shim.interaction == "tokens" else (2, 32)
+    assert tuple(shim.label_cache["cell line"].shape) == expected
     copy = spacy.util.load_model_from_config(trained.config, auto_fill=False).from_bytes(trained.to_bytes())
     copy_shim = get_shim(copy.get_pipe("bioner_prompted").model, LabelMatcherShim)
     copy("Rats .")
@@ -429,6 +439,10 @@ def test_errors(tiny_bert_dir: Path) -> None:
         layer(tiny_bert_dir, head_init="identity")
     with pytest.raises(ValueError, match=r"\[E310\] Invalid freeze_label_projection = 'yes'"):
         build_label_matcher(str(tiny_bert_dir), freeze_label_projection="yes")
+    with pytest.raises(ValueError, match=r"\[E310\] Invalid label_interaction = 'cross'.*pooled, tokens"):
+        build_label_matcher(str(tiny_bert_dir), label_interaction="cross")
+    with pytest.raises(ValueError, match=r"\[E310\] Invalid head_init = 'identity'.*label_interaction"):
+        build_label_matcher(str(tiny_bert_dir), label_interaction="tokens", head_init="identity", dim=32)
     model = layer(tiny_bert_dir)
     too_long = " ".join(["disease"] * 200)
     with pytest.raises(ValueError, match=r"\[E340\] Label text 'disease disease"):

@@ -116,6 +116,13 @@ LABEL_MATCHER = replace(
     roundtrip_model={"tag_scheme": "bio", "max_length": 64, "label_pooling": "cls", "dim": 16},
     variant="label_matcher",
 )
+# the late interaction: each subword attends over the label's token vectors
+LABEL_MATCHER_TOKENS = replace(
+    LABEL_MATCHER,
+    model={**LABEL_MATCHER.model, "label_interaction": "tokens"},
+    roundtrip_model={"tag_scheme": "bio", "label_interaction": "tokens", "dim": 16},
+    variant="label_matcher_tokens",
+)
 BTL = ComponentSpec(
     factory="bioner_btl",
     cls=btl.BTLTagger,

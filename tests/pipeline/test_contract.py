@@ -15,6 +15,7 @@ import spacy
 from pipe_helpers import (
     BTL,
     LABEL_MATCHER,
+    LABEL_MATCHER_TOKENS,
     LLAMA,
     PROMPTED,
     TRAIN,
@@ -33,7 +34,7 @@ from spacy.language import Language
 from spacy.training import Example
 from thinc.api import Config
 
-SPECS = [PROMPTED, LABEL_MATCHER, BTL, LLAMA]
+SPECS = [PROMPTED, LABEL_MATCHER, LABEL_MATCHER_TOKENS, BTL, LLAMA]
 SCORE_WEIGHTS = {"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0}
 # the training texts and two unseen ones
 TEXTS = [text for text, _ in TRAIN] + ["Tamoxifen and cisplatin in breast cancer .", "Tamoxifen ."]

@@ -161,3 +161,66 @@ def test_identity_head_init_needs_dim_equal_to_the_hidden_sizes() -> None:
         LabelMatcherModule(tiny_encoder(hidden=16), tiny_encoder(hidden=32), dim=16, head_init="identity")
     with pytest.raises(ValueError, match="head_init must be one of"):
         LabelMatcherModule(tiny_encoder(hidden=16), dim=16, head_init="zeros")
+
+
+def tokens_module(**kwargs: object) -> LabelMatcherModule:
+    torch.manual_seed(1)
+    out = LabelMatcherModule(tiny_encoder(), dim=8, dropout=0.0, interaction="tokens", **kwargs)  # type: ignore[arg-type]
+    assert out.match is not None
+    for p in (out.text_proj.weight, out.label_proj.weight, out.match.weight):
+        torch.nn.init.normal_(p, std=0.5)
+    torch.nn.init.normal_(out.bias)
+    return out.eval()
+
+
+def late_interaction(m: LabelMatcherModule, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+    """The definition, one subword at a time: attention over the label's tokens,
+    then the shared linear layer on (agreement, best dot product)."""
+    assert m.match is not None
+    out = []
+    for q in query:
+        sim = keys @ q / 8 ** 0.5
+        attended = torch.softmax(sim, dim=0) @ keys
+        out.append(m.match.weight @ torch.cat([q * attended, sim.max().view(1)]) + m.bias)
+    return torch.stack(out)
+
+
+def test_tokens_interaction_attends_over_each_labels_own_tokens() -> None:
+    m = tokens_module()
+    ids, mask = text_chunk()
+    label_ids, label_mask = label_tokens()
+    labels = m.encode_labels(label_ids, label_mask)
+    # one (tokens, dim) tensor per label, its padding dropped, equal to the label encoded alone
+    assert isinstance(labels, list) and [tuple(x.shape) for x in labels] == [(4, 8), (3, 8)]
+    alone = m.encode_labels(torch.tensor([[1, 11, 2]]), torch.ones((1, 3), dtype=torch.long))
+    torch.testing.assert_close(labels[1], alone[0], rtol=1e-5, atol=1e-6)
+    tokens = m.encode_text(ids, mask)
+    n_positions = int(mask.sum())
+    # rows out of label order: label 1, label 0, label 1
+    positions = torch.tensor([[0, 1, 2, 3, 4], [5, 6, 7, n_positions, n_positions], [5, 6, 7, n_positions, n_positions]])
+    out = m([(ids, mask)], [(positions, torch.tensor([1, 0, 1]))], labels=labels).view(3, 5, 2)
+    torch.testing.assert_close(out[0], late_interaction(m, tokens[0], labels[1]), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(out[1, :3], late_interaction(m, tokens[1, :3], labels[0]), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(out[2, :3], late_interaction(m, tokens[1, :3], labels[1]), rtol=1e-5, atol=1e-5)
+    # a label's logits depend on its words: the same row against the other label differs
+    assert not torch.allclose(out[1, :3], out[2, :3])
+    # encoded in the same pass (training): the same logits
+    again = m([(ids, mask)], [(positions, torch.tensor([1, 0, 1]))], label_ids=label_ids, label_mask=label_mask)
+    torch.testing.assert_close(again.view(3, 5, 2), out)
+
+
+def test_tokens_interaction_trains_every_part_and_rejects_the_identity_init() -> None:
+    m = LabelMatcherModule(tiny_encoder(), dim=8, dropout=0.1, interaction="tokens").train()
+    assert m.label_proj.out_features == 8 and m.match is not None and m.match.in_features == 9
+    ids, mask = text_chunk()
+    out = m([(ids, mask)], [(torch.tensor([[0, 1, 2, 3, 4]]), torch.tensor([1]))],
+            label_ids=label_tokens()[0], label_mask=label_tokens()[1])
+    out.sum().backward()
+    assert m.encoder.embeddings.word_embeddings.weight.grad[11].abs().sum() > 0  # the label's word
+    assert all(p.grad is not None and p.grad.abs().sum() > 0
+               for p in (m.label_proj.weight, m.text_proj.weight, m.match.weight))
+    assert module().match is None
+    with pytest.raises(ValueError, match="pooled interaction only"):
+        LabelMatcherModule(tiny_encoder(hidden=16), dim=16, interaction="tokens", head_init="identity")
+    with pytest.raises(ValueError, match="interaction must be one of"):
+        LabelMatcherModule(tiny_encoder(), interaction="cross")
