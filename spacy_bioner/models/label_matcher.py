@@ -273,9 +273,10 @@ class LabelMatcherShim(PromptTaggerShim):
     def from_settings(cls, settings: LabelMatcherSettings) -> LabelMatcherShim:
         """RETURNS (LabelMatcherShim): The shim the layer of `settings` holds."""
         return cls(settings.tag_scheme, settings.dropout, settings.dim, settings.label_pooling,
-                   settings.label_encoder is None, settings.inference_bf16, settings.training_bf16,
-                   settings.freeze_label_encoder, settings.head_learn_rate_scale, settings.head_init,
-                   settings.freeze_label_projection, settings.label_interaction)
+                   shared=settings.label_encoder is None, inference_bf16=settings.inference_bf16,
+                   training_bf16=settings.training_bf16, freeze_labels=settings.freeze_label_encoder,
+                   head_lr_scale=settings.head_learn_rate_scale, head_init=settings.head_init,
+                   freeze_label_proj=settings.freeze_label_projection, interaction=settings.label_interaction)
 
     @property
     def module(self) -> Any:
@@ -494,8 +495,8 @@ def build_label_matcher(
 
 
 def label_matcher_layer(settings: LabelMatcherSettings) -> Model[list[PromptQuery], PromptScores]:
-    """The thinc layer for validated `settings`, apart from the registered
-    function so that its signature stays the config's and this stays short."""
+    """The thinc layer of `settings` (validated here). Kept apart from the
+    registered function, whose signature is the config's."""
     settings.validate()
     shim = LabelMatcherShim.from_settings(settings)
     attrs = {"tag_scheme": settings.tag_scheme, "n_tags": len(TAG_SCHEMES[settings.tag_scheme]),
